@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Creates (or refreshes) fairgate's virtual environment with the pinned TFX 1.16 stack.
+#
+#   bash setup.sh            # venv at ./.venv (or $FAIRGATE_VENV)
+#
+# Idempotent: when requirements.lock, the extra pins and pyproject.toml are unchanged
+# since the last successful run, it only checks the stamp and exits (seconds).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+venv="${FAIRGATE_VENV:-$here/.venv}"
+stamp="$venv/.fairgate-stamp"
+
+log() { printf '[fairgate setup] %s\n' "$*" >&2; }
+
+find_python310() {
+  local candidate
+  for candidate in "${FAIRGATE_PYTHON:-}" "$(command -v python3.10 || true)"; do
+    if [ -n "$candidate" ] && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then
+      echo "$candidate"; return 0
+    fi
+  done
+  local roots=()
+  if command -v pyenv >/dev/null 2>&1; then roots+=("$(pyenv root)"); fi
+  roots+=("${PYENV_ROOT:-$HOME/.pyenv}")
+  for root in "${roots[@]}"; do
+    for candidate in "$root"/versions/3.10*/bin/python; do
+      if [ -x "$candidate" ]; then echo "$candidate"; return 0; fi
+    done
+  done
+  return 1
+}
+
+want="$(cat "$here/requirements.lock" "$here/requirements-nodeps.txt" "$here/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/python" ]; then
+  log "environment up to date: $venv"
+  exit 0
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+  if ! py="$(find_python310)"; then
+    log "ERROR: fairgate needs Python 3.10 (TFX 1.16 supports Python >=3.9,<3.11)."
+    log "Install it, e.g. 'pyenv install 3.10.13' or your distribution's python3.10 package,"
+    log "or point FAIRGATE_PYTHON at a 3.10 interpreter, then run this again."
+    exit 1
+  fi
+  log "creating $venv with $py"
+  "$py" -m venv "$venv"
+fi
+
+start=$(date +%s)
+log "installing the pinned stack (a fresh install takes a few minutes)"
+"$venv/bin/python" -m pip install --quiet --upgrade "pip>=24"
+# The lock holds every package of the resolved TFX 1.16 stack (pip freeze), so the
+# install resolves the same way every time and pip does no backtracking.
+"$venv/bin/python" -m pip install --quiet -r "$here/requirements.lock"
+# fairness-indicators 0.47 wants tensorflow-hub>=0.16.1 while tfx 1.16 wants <0.16:
+# its metric code works with either, so it goes in without its dependencies.
+"$venv/bin/python" -m pip install --quiet --no-deps -r "$here/requirements-nodeps.txt"
+"$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$here"
+"$venv/bin/python" -m pip check >/dev/null 2>&1 || true
+echo "$want" > "$stamp"
+log "ready in $(( $(date +%s) - start ))s: $venv"
