@@ -1,7 +1,7 @@
 """TFDS builder for the embedded default: generated faces in `celeb_a`'s own layout.
 
 The dataset has the same features (`image` 218x178x3 JPEG, `attributes` with the 40
-CelebA booleans, `landmarks`) and split names (train / validation / test, in CelebA's
+CelebA booleans, `landmarks`, `identity`) and split names (train / validation / test, in CelebA's
 proportions) as TFDS `celeb_a`, so everything downstream reads it exactly like the
 real thing. See `faces.py` for how the pixels carry Smiling, Young and the injected
 group bias.
@@ -11,12 +11,14 @@ generated once into its TFDS `data_dir` and reused afterwards.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
-import io
+import logging
+import multiprocessing
+import os
 
 import numpy as np
 import tensorflow_datasets as tfds
-from PIL import Image
 
 from fairgate.embedded_celeba import faces
 
@@ -70,6 +72,7 @@ class EmbeddedCelebA(tfds.core.GeneratorBasedBuilder):
                     shape=(faces.HEIGHT, faces.WIDTH, 3), encoding_format="jpeg"),
                 "landmarks": {name: np.int64 for name in faces.LANDMARK_NAMES},
                 "attributes": {name: np.bool_ for name in faces.ATTRIBUTE_NAMES},
+                "identity": {"Identity_No": np.int64},
             }),
             homepage="https://github.com/fairgate (embedded default dataset)",
         )
@@ -81,21 +84,32 @@ class EmbeddedCelebA(tfds.core.GeneratorBasedBuilder):
                 for split, count in sizes.items()}
 
     def _generate_examples(self, split: str, count: int):
-        seed = self.builder_config.seed
-        for index in range(count):
-            rng = np.random.default_rng([seed, _SPLIT_SEEDS[split], index])
-            face = faces.draw_face(rng)
-            yield f"{split}_{index:06d}", {
-                "image": _jpeg_bytes(face.image),
-                "landmarks": face.landmarks,
-                "attributes": face.attributes,
-            }
+        seed, split_seed = self.builder_config.seed, _SPLIT_SEEDS[split]
+        chunks = [(seed, split_seed, start, min(start + _CHUNK, count))
+                  for start in range(0, count, _CHUNK)]
+        workers = min(os.cpu_count() or 1, len(chunks))
+        logging.info("Generating %d %s faces with %d processes", count, split, workers)
+        if workers <= 1:
+            results = (faces.render_examples(*chunk) for chunk in chunks)
+            yield from _keyed(split, results)
+            return
+        # Rendering is numpy-bound; spawned workers never import TensorFlow.
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            yield from _keyed(split, pool.map(_render_chunk, chunks))
 
 
-def _jpeg_bytes(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
+_CHUNK = 500
+
+
+def _render_chunk(chunk):
+    return faces.render_examples(*chunk)
+
+
+def _keyed(split, chunk_results):
+    for chunk in chunk_results:
+        for index, example in chunk:
+            yield f"{split}_{index:06d}", example
 
 
 def prepare(data_dir: str, num_examples: int = DEFAULT_NUM_EXAMPLES, seed: int = 0):
@@ -104,8 +118,14 @@ def prepare(data_dir: str, num_examples: int = DEFAULT_NUM_EXAMPLES, seed: int =
     Returns the builder. TFDS writes to a temporary folder and renames it when done,
     so an interrupted generation leaves nothing that looks complete.
     """
-    builder = EmbeddedCelebA(config=config_for(num_examples, seed), data_dir=data_dir)
+    config = config_for(num_examples, seed)
+    registered = {c.name for c in EmbeddedCelebA.BUILDER_CONFIGS}
+    # TFDS refuses a custom config object named like a registered one.
+    builder = EmbeddedCelebA(config=config.name if config.name in registered else config,
+                             data_dir=data_dir)
     if not builder.is_prepared():
+        tfds.disable_progress_bar()  # progress goes to the log, not a tqdm bar
+        logging.info("Generating the embedded dataset %s into %s", config.name, data_dir)
         builder.download_and_prepare(
             download_config=tfds.download.DownloadConfig(try_download_gcs=False))
     return builder

@@ -22,8 +22,10 @@ Everything is numpy and deterministic given the generator passed in.
 from __future__ import annotations
 
 import dataclasses
+import io
 
 import numpy as np
+from PIL import Image
 
 HEIGHT, WIDTH = 218, 178
 
@@ -153,3 +155,29 @@ def draw_face(rng: np.random.Generator) -> Face:
     }
     landmarks = {k: int(round(float(v))) for k, v in landmarks.items()}
     return Face(image=image, attributes=attrs, landmarks=landmarks, smile_cue=cue)
+
+
+def jpeg_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def render_examples(seed: int, split_seed: int, start: int, stop: int) -> list:
+    """Renders examples [start, stop) of one split as TFDS-ready (key, dict) pairs.
+
+    Each example has its own generator seeded by (seed, split, index), so the data do
+    not depend on how the work is chunked or spread over processes. Pure numpy/PIL:
+    safe to run in worker processes that never import TensorFlow.
+    """
+    rendered = []
+    for index in range(start, stop):
+        face = draw_face(np.random.default_rng([seed, split_seed, index]))
+        rendered.append((index, {
+            "image": jpeg_bytes(face.image),
+            "landmarks": face.landmarks,
+            "attributes": face.attributes,
+            # Every generated face is its own person.
+            "identity": {"Identity_No": split_seed * 1_000_000 + index},
+        }))
+    return rendered

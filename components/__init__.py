@@ -1,0 +1,1 @@
+"""fairgate's custom TFX components, one folder each (component, executor)."""

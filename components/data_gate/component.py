@@ -1,0 +1,54 @@
+"""DataValidationGate: the component that stops a run before training on bad data."""
+from __future__ import annotations
+
+import json
+from typing import Mapping, Optional, Sequence
+
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+
+from components.data_gate import executor
+
+
+class DataValidationGateSpec(ComponentSpec):
+    PARAMETERS = {
+        "label_key": ExecutionParameter(type=str),
+        "group_key": ExecutionParameter(type=str),
+        "feature_bounds": ExecutionParameter(type=str, optional=True),
+    }
+    INPUTS = {
+        "statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics),
+        "schema": ChannelParameter(type=standard_artifacts.Schema),
+        "anomalies": ChannelParameter(type=standard_artifacts.ExampleAnomalies),
+    }
+    OUTPUTS = {"validated_schema": ChannelParameter(type=standard_artifacts.Schema)}
+
+
+class DataValidationGate(base_component.BaseComponent):
+    """Fails the run, naming split, feature and problem, when the data is not fit.
+
+    It fails on any ExampleValidator anomaly, a missing or non-binary label, a
+    missing group, and numeric features outside their bounds or holding NaN. On
+    success it outputs `validated_schema`, which the Trainer consumes.
+
+    Args:
+      statistics, schema, anomalies: StatisticsGen / SchemaGen / ExampleValidator
+        outputs.
+      label_key, group_key: the label and group feature names.
+      feature_bounds: optional {feature: (low, high)} for numeric features.
+    """
+
+    SPEC_CLASS = DataValidationGateSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+    def __init__(self, statistics: types.BaseChannel, schema: types.BaseChannel,
+                 anomalies: types.BaseChannel, label_key: str, group_key: str,
+                 feature_bounds: Optional[Mapping[str, Sequence[float]]] = None):
+        super().__init__(spec=DataValidationGateSpec(
+            statistics=statistics, schema=schema, anomalies=anomalies,
+            label_key=label_key, group_key=group_key,
+            feature_bounds=json.dumps(
+                {k: list(v) for k, v in sorted((feature_bounds or {}).items())}),
+            validated_schema=types.Channel(type=standard_artifacts.Schema)))

@@ -1,0 +1,63 @@
+"""Executor of DataValidationGate: reads statistics and anomalies, passes or stops."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any, Dict, List
+
+import tensorflow as tf
+from tensorflow_data_validation.utils import anomalies_util, stats_util
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+from tfx.utils import io_utils
+
+from components.data_gate import checks
+
+
+class DataValidationError(ValueError):
+    """The data failed validation; nothing downstream of the gate may run."""
+
+
+def _by_split(artifact: types.Artifact, file_name: str, load) -> Dict[str, Any]:
+    loaded = {}
+    for split in artifact_utils.decode_split_names(artifact.split_names):
+        path = os.path.join(artifact_utils.get_split_uri([artifact], split), file_name)
+        if tf.io.gfile.exists(path):
+            loaded[split] = load(path)
+    return loaded
+
+
+class Executor(base_executor.BaseExecutor):
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        statistics = _by_split(
+            artifact_utils.get_single_instance(input_dict["statistics"]),
+            "FeatureStats.pb",
+            lambda p: stats_util.load_stats_binary(p).datasets[0])
+        anomalies = _by_split(
+            artifact_utils.get_single_instance(input_dict["anomalies"]),
+            "SchemaDiff.pb", anomalies_util.load_anomalies_binary)
+        bounds = json.loads(exec_properties.get("feature_bounds") or "{}")
+        problems = checks.find_problems(
+            statistics, anomalies,
+            label_key=exec_properties["label_key"],
+            group_key=exec_properties["group_key"],
+            bounds={name: tuple(pair) for name, pair in bounds.items()})
+        if problems:
+            raise DataValidationError(
+                f"Data validation failed on {len(problems)} check(s); the run stops "
+                "before training:\n  - " + "\n  - ".join(problems))
+        logging.info("DataValidationGate: splits %s passed (label %s, group %s)",
+                     sorted(statistics), exec_properties["label_key"],
+                     exec_properties["group_key"])
+        # The validated schema is the gate's output: what trains on it depends on
+        # the gate, so nothing trains on data that did not pass.
+        source = io_utils.get_only_uri_in_dir(
+            artifact_utils.get_single_uri(input_dict["schema"]))
+        target = os.path.join(
+            artifact_utils.get_single_uri(output_dict["validated_schema"]), "schema.pbtxt")
+        io_utils.copy_file(source, target, overwrite=True)

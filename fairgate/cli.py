@@ -1,0 +1,119 @@
+"""The `fairgate` command: run the pipeline, prepare the embedded dataset."""
+from __future__ import annotations
+
+import os
+
+# Before anything imports TensorFlow: TFCO and TFMA need tf-keras (Keras 2) as tf.keras.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import re  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+_PROGRESS = re.compile(r"Component (\S+) is (running|finished)|"
+                       r"CelebAExampleGen: |DataValidationGate: |Generating (\d+|the embedded)")
+
+
+class _ProgressFilter(logging.Filter):
+    def filter(self, record):
+        return bool(_PROGRESS.search(record.getMessage()))
+
+
+def _setup_logging(log_file: str) -> None:
+    """Full logs go to the run's log file; the terminal gets per-component progress."""
+    os.makedirs(os.path.dirname(log_file), exist_ok=True)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    to_file = logging.FileHandler(log_file)
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root.addHandler(to_file)
+    to_terminal = logging.StreamHandler(sys.stderr)
+    to_terminal.addFilter(_ProgressFilter())
+    to_terminal.setFormatter(logging.Formatter("[fairgate %(asctime)s] %(message)s",
+                                               "%H:%M:%S"))
+    root.addHandler(to_terminal)
+    import absl.logging
+    absl.logging.get_absl_handler().setLevel(logging.CRITICAL)  # no duplicate output
+    absl.logging.use_python_logging(quiet=True)
+
+
+def _run(args) -> int:
+    from fairgate import artifacts, config as config_lib
+    from fairgate.config import ConfigError
+    try:
+        config = config_lib.load(args.config)
+    except ConfigError as error:
+        print(f"fairgate: {error}", file=sys.stderr)
+        return 2
+    log_file = os.path.abspath(os.path.join(config.work_dir, "run.log"))
+    _setup_logging(log_file)
+    print(f"fairgate: running '{config.name}' ({config.data.source}) with the "
+          f"{args.runner} runner; full log: {log_file}", file=sys.stderr)
+    from fairgate.preflight import InputError
+    from fairgate.celeba_layout import DatasetNotFoundError
+    from pipeline import local_runner
+    start = time.time()
+    try:
+        local_runner.run(config)
+    except (InputError, DatasetNotFoundError) as error:
+        print(f"fairgate: bad input, nothing ran: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # a component failed; its own message says why
+        print(f"fairgate: the run failed after {time.time() - start:.0f}s: "
+              f"{_root_message(error)}\nfull log: {log_file}", file=sys.stderr)
+        return 1
+    outputs = artifacts.latest_outputs(config.resolved_metadata_path,
+                                       config.resolved_pipeline_root)
+    print(f"fairgate: run finished in {time.time() - start:.0f}s; data validated.")
+    print("artifacts:")
+    for component in sorted(outputs):
+        for output, uri in sorted(outputs[component].items()):
+            print(f"  {component}.{output}: {uri}")
+    print("note: training, evaluation and push are not wired in yet; this run "
+          "ingests and validates the data only.")
+    return 0
+
+
+def _root_message(error: BaseException) -> str:
+    """The innermost message: Beam and TFX wrap executor errors several times."""
+    seen = error
+    while seen.__cause__ is not None or seen.__context__ is not None:
+        seen = seen.__cause__ or seen.__context__
+    message = str(seen) or repr(seen)
+    return message if len(message) < 4000 else message[:4000] + " ..."
+
+
+def _prepare(args) -> int:
+    from fairgate import embedded_celeba
+    builder = embedded_celeba.prepare(args.data_dir, args.num_examples, args.seed)
+    print(builder.data_path)
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="fairgate", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the pipeline (default: embedded demo)")
+    run.add_argument("--config", help="YAML run config (default: the embedded demo)")
+    run.add_argument("--runner", choices=["local"], default="local")
+    run.set_defaults(func=_run)
+    prep = commands.add_parser("prepare-embedded",
+                               help="generate the embedded CelebA-format dataset")
+    prep.add_argument("--data-dir", default=".fairgate/tensorflow_datasets")
+    prep.add_argument("--num-examples", type=int, default=20_000)
+    prep.add_argument("--seed", type=int, default=0)
+    prep.set_defaults(func=_prepare)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

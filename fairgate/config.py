@@ -1,0 +1,170 @@
+"""Run configuration: a YAML file per task, checked strictly, with defaults for all.
+
+A key the code does not know, or a value of the wrong type, is rejected with the
+key's dotted name and the file it came from. With no file at all, the defaults run
+the embedded CelebA-format demo.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from typing import Any, Dict, List, Optional
+
+import yaml
+
+SOURCES = ("embedded_celeba", "tfds", "csv", "tfrecord")
+
+
+class ConfigError(ValueError):
+    """The configuration file is invalid; the message names the key and the file."""
+
+
+@dataclasses.dataclass
+class DataConfig:
+    # embedded_celeba: generated CelebA-format faces (offline default);
+    # tfds: a prepared TFDS dataset in celeb_a's layout (e.g. real celeb_a);
+    # csv: a folder of CSV files; tfrecord: a folder of gzipped tf.Example TFRecords.
+    source: str = "embedded_celeba"
+    data_dir: str = ".fairgate/tensorflow_datasets"  # TFDS data_dir
+    dataset: str = "celeb_a"  # TFDS name[/config][:version], source tfds
+    num_examples: int = 20_000  # size of the embedded default
+    seed: int = 0  # seed of the embedded default
+    image_size: int = 28
+    input_base: str = ""  # folder of files, source csv / tfrecord
+    # Split name -> file pattern under input_base (csv / tfrecord). Empty: one
+    # folder, hash-split 8:1:1 into train / eval / test.
+    splits: Dict[str, str] = dataclasses.field(default_factory=dict)
+    label: str = "Smiling"
+    group: str = "Young"
+    # A curated schema (text proto). Empty: inferred from the train split only.
+    schema_file: str = ""
+    # Numeric features that must lie in [low, high] and hold no NaN.
+    feature_bounds: Dict[str, List[float]] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Config:
+    name: str = "fairgate-embedded-celeba"
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    # Empty: .fairgate/<name>/pipeline_root and .fairgate/<name>/metadata.sqlite.
+    pipeline_root: str = ""
+    metadata_path: str = ""
+    beam_args: List[str] = dataclasses.field(
+        default_factory=lambda: ["--direct_running_mode=in_memory",
+                                 "--direct_num_workers=1"])
+    source_file: str = ""  # where this config was read from (set by `load`)
+
+    @property
+    def work_dir(self) -> str:
+        return os.path.join(".fairgate", self.name)
+
+    @property
+    def resolved_pipeline_root(self) -> str:
+        return os.path.abspath(self.pipeline_root or
+                               os.path.join(self.work_dir, "pipeline_root"))
+
+    @property
+    def resolved_metadata_path(self) -> str:
+        return os.path.abspath(self.metadata_path or
+                               os.path.join(self.work_dir, "metadata.sqlite"))
+
+
+def load(path: Optional[str] = None) -> Config:
+    """Reads and checks a YAML config; no path gives the embedded default."""
+    if not path:
+        return validate(Config())
+    try:
+        with open(path) as f:
+            raw = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    if raw is None:
+        raw = {}
+    config = _build(Config, raw, "", path)
+    config.source_file = path
+    return validate(config)
+
+
+def from_dict(raw: Dict[str, Any], origin: str = "<dict>") -> Config:
+    config = _build(Config, raw, "", origin)
+    config.source_file = origin
+    return validate(config)
+
+
+def validate(config: Config) -> Config:
+    """Checks that need more than one key; field types are checked in `_build`."""
+    origin = config.source_file or "the default config"
+    data = config.data
+
+    def fail(key, message):
+        raise ConfigError(f"'{key}' in {origin}: {message}")
+
+    if data.source not in SOURCES:
+        fail("data.source", f"must be one of {', '.join(SOURCES)}, got '{data.source}'")
+    if data.source in ("csv", "tfrecord") and not data.input_base:
+        fail("data.input_base", f"is required for source '{data.source}'")
+    if data.source in ("embedded_celeba", "tfds") and not 8 <= data.image_size <= 512:
+        fail("data.image_size", f"must be between 8 and 512, got {data.image_size}")
+    if data.splits and set(data.splits) != {"train", "eval", "test"}:
+        fail("data.splits", "must name exactly train, eval and test, got "
+             f"{', '.join(sorted(data.splits))}")
+    for feature, pair in data.feature_bounds.items():
+        if len(pair) != 2 or pair[0] > pair[1]:
+            fail(f"data.feature_bounds.{feature}", f"must be [low, high], got {pair}")
+    if not data.label or not data.group:
+        fail("data.label" if not data.label else "data.group", "must not be empty")
+    if data.label == data.group:
+        fail("data.group", f"must differ from data.label ('{data.label}')")
+    return config
+
+
+def _build(cls, raw, prefix: str, origin: str):
+    if not isinstance(raw, dict):
+        raise ConfigError(f"'{prefix or '<top level>'}' in {origin} must be a mapping, "
+                          f"got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "source_file"}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown key '{prefix}{unknown[0]}' in {origin} (known keys"
+            f"{' under ' + prefix.rstrip('.') if prefix else ''}: "
+            f"{', '.join(sorted(fields))})")
+    values = {}
+    for name, value in raw.items():
+        values[name] = _coerce(hints[name], value, f"{prefix}{name}", origin)
+    return cls(**values)
+
+
+def _coerce(hint, value, key: str, origin: str):
+    def wrong(expected):
+        raise ConfigError(f"'{key}' in {origin} must be {expected}, got "
+                          f"{value!r} ({type(value).__name__})")
+
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key + ".", origin)
+    if hint is str:
+        return value if isinstance(value, str) else wrong("a string")
+    if hint is bool:
+        return value if isinstance(value, bool) else wrong("true or false")
+    if hint is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) \
+            else wrong("an integer")
+    if hint is float:
+        return float(value) if isinstance(value, (int, float)) and \
+            not isinstance(value, bool) else wrong("a number")
+    origin_type = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin_type is list:
+        if not isinstance(value, list):
+            wrong("a list")
+        return [_coerce(args[0], v, f"{key}[{i}]", origin) for i, v in enumerate(value)]
+    if origin_type is dict:
+        if not isinstance(value, dict):
+            wrong("a mapping")
+        return {_coerce(args[0], k, f"{key} key", origin):
+                _coerce(args[1], v, f"{key}.{k}", origin) for k, v in value.items()}
+    raise TypeError(f"unsupported config type {hint} for {key}")

@@ -1,0 +1,83 @@
+"""Checks made before a run starts, so that bad input fails fast and names its file.
+
+The pipeline's own DataValidationGate checks values (through statistics); these
+checks cover what must hold before any component can read the data at all: the
+dataset exists, CSV files are well-formed and carry the label and group columns,
+TFRecord files are not corrupt.
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import os
+from typing import List
+
+from fairgate import celeba_layout
+from fairgate.config import Config
+
+
+class InputError(ValueError):
+    """The input data cannot be read; the message names the file and the problem."""
+
+
+def check_inputs(config: Config) -> None:
+    data = config.data
+    if data.source == "tfds":
+        celeba_layout.dataset_dir(data.data_dir, data.dataset)
+    elif data.source == "csv":
+        for path in _input_files(config, "*.csv"):
+            check_csv(path, data.label, data.group)
+    elif data.source == "tfrecord":
+        for path in _input_files(config, "*"):
+            check_tfrecord(path)
+
+
+def _input_files(config: Config, default_pattern: str) -> List[str]:
+    base = os.path.expanduser(config.data.input_base)
+    if not os.path.isdir(base):
+        raise InputError(f"data.input_base '{base}' is not a folder "
+                         f"(config {config.source_file or 'default'})")
+    patterns = list(config.data.splits.values()) or [default_pattern]
+    files = sorted({f for p in patterns for f in glob.glob(os.path.join(base, p))
+                    if os.path.isfile(f)})
+    if not files:
+        raise InputError(f"no input files matching {patterns} in '{base}'")
+    return files
+
+
+def check_csv(path: str, label: str, group: str) -> None:
+    """Header has the label and group columns; every row has the header's width."""
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise InputError(f"{path}: empty file, expected a header row") from None
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise InputError(f"{path}: unreadable header: {error}") from None
+        for role, column in (("label", label), ("group", group)):
+            if column not in header:
+                raise InputError(f"{path}: no {role} column '{column}' in the header "
+                                 f"(columns: {', '.join(header)})")
+        try:
+            for row in reader:
+                if row and len(row) != len(header):
+                    raise InputError(
+                        f"{path} line {reader.line_num}: {len(row)} fields, the header "
+                        f"has {len(header)}")
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise InputError(f"{path} line {reader.line_num}: {error}") from None
+
+
+def check_tfrecord(path: str) -> None:
+    """Reads every record once; a bad length or checksum names the file."""
+    import tensorflow as tf  # deferred: only this source needs it
+
+    compression = "GZIP" if path.endswith(".gz") else ""
+    count = 0
+    try:
+        for _ in tf.data.TFRecordDataset(path, compression_type=compression):
+            count += 1
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+        raise InputError(f"{path}: corrupt TFRecord after {count} good records "
+                         f"({error.message.splitlines()[0]})") from None

@@ -1,0 +1,87 @@
+"""create_pipeline: fairgate's DAG, built from a Config and nothing else.
+
+  ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> DataValidationGate
+  (Trainer, Evaluator and Pusher follow the gate; see the open issues.)
+
+ExampleGen depends on the data source: CelebAExampleGen for TFDS datasets in
+celeb_a's layout (the embedded default or real CelebA), CsvExampleGen for CSV
+folders, ImportExampleGen for TFRecords of tf.Examples.
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from tfx import v1 as tfx
+from tfx.proto import example_gen_pb2
+
+from components.celeba_example_gen import CelebAExampleGen
+from components.data_gate import DataValidationGate
+from fairgate import embedded_celeba
+from fairgate.config import Config
+
+# Hash split of a single input folder: train / eval / test = 8 : 1 : 1.
+_HASH_SPLIT = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+    example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=8),
+    example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=1),
+    example_gen_pb2.SplitConfig.Split(name="test", hash_buckets=1),
+]))
+
+
+def example_gen(config: Config):
+    data = config.data
+    if data.source == "embedded_celeba":
+        dataset = embedded_celeba.config_for(data.num_examples, data.seed).name
+        return CelebAExampleGen(
+            data_dir=os.path.abspath(os.path.expanduser(data.data_dir)),
+            dataset=f"{embedded_celeba.NAME}/{dataset}", image_size=data.image_size,
+            embedded_num_examples=data.num_examples, embedded_seed=data.seed)
+    if data.source == "tfds":
+        return CelebAExampleGen(
+            data_dir=os.path.abspath(os.path.expanduser(data.data_dir)),
+            dataset=data.dataset, image_size=data.image_size)
+    component = {"csv": tfx.components.CsvExampleGen,
+                 "tfrecord": tfx.components.ImportExampleGen}[data.source]
+    input_base = os.path.abspath(os.path.expanduser(data.input_base))
+    if data.splits:
+        return component(input_base=input_base, input_config=tfx.proto.Input(splits=[
+            tfx.proto.Input.Split(name=name, pattern=data.splits[name])
+            for name in ("train", "eval", "test")]))
+    return component(input_base=input_base, output_config=_HASH_SPLIT)
+
+
+def feature_bounds(config: Config) -> dict:
+    bounds = {}
+    if config.data.source in ("embedded_celeba", "tfds"):
+        bounds["image"] = [0.0, 1.0]  # ExampleGen scales pixels to [0, 1]
+    bounds.update(config.data.feature_bounds)
+    return bounds
+
+
+def create_pipeline(config: Config,
+                    metadata_connection_config: Optional[object] = None,
+                    enable_cache: bool = True) -> tfx.dsl.Pipeline:
+    data = config.data
+    ingest = example_gen(config)
+    statistics = tfx.components.StatisticsGen(examples=ingest.outputs["examples"])
+    if data.schema_file:
+        schema = tfx.components.ImportSchemaGen(
+            schema_file=os.path.abspath(data.schema_file))
+    else:
+        # Inferred from train only: a dirty eval split must not widen the schema.
+        schema = tfx.components.SchemaGen(
+            statistics=statistics.outputs["statistics"], infer_feature_shape=True,
+            exclude_splits=["eval", "test"])
+    validator = tfx.components.ExampleValidator(
+        statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"])
+    gate = DataValidationGate(
+        statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"],
+        anomalies=validator.outputs["anomalies"], label_key=data.label,
+        group_key=data.group, feature_bounds=feature_bounds(config))
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.name,
+        pipeline_root=config.resolved_pipeline_root,
+        components=[ingest, statistics, schema, validator, gate],
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(config.beam_args))
