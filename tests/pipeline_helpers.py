@@ -1,0 +1,33 @@
+"""Runs a real pipeline from a config dict in a temporary folder."""
+import os
+
+from fairgate import artifacts, config as config_lib
+
+
+def make_config(tmp_path, **data):
+    return config_lib.from_dict({
+        "name": "test",
+        "data": data,
+        "pipeline_root": os.path.join(str(tmp_path), "root"),
+        "metadata_path": os.path.join(str(tmp_path), "metadata.sqlite"),
+    }, origin=os.path.join(str(tmp_path), "config.yaml"))
+
+
+def run(config):
+    from pipeline import local_runner
+    local_runner.run(config, enable_cache=False)
+
+
+def outputs(config):
+    """{component: {output: uri}} of what the run published."""
+    return artifacts.latest_outputs(config.resolved_metadata_path,
+                                    config.resolved_pipeline_root)
+
+
+def error_chain(error: BaseException) -> str:
+    """All messages of an exception and its causes (Beam and TFX wrap errors)."""
+    messages, seen = [], error
+    while seen is not None:
+        messages.append(str(seen))
+        seen = seen.__cause__ or seen.__context__
+    return "\n".join(messages)
