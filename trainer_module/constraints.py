@@ -1,0 +1,171 @@
+"""Constraint specs (data, from the run config) -> a TFCO rate minimization problem.
+
+A spec looks like this in YAML:
+
+    objective: error_rate            # minimised, through TFCO's hinge proxy
+    constraints:
+      - {rate: false_positive_rate, group: 0, upper_bound: 0.05}   # the tutorial's
+      - {rate: true_positive_rate, group: 1, lower_bound: 0.6}
+      - {gap: false_positive_rate, groups: [0, 1], max_gap: 0.05}   # FPR parity
+
+Group values are values of the run's group feature (0/1 for CelebA's `Young`,
+strings for a CSV column). Invalid specs are rejected before any training.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import tensorflow as tf
+import tensorflow_constrained_optimization as tfco
+
+from trainer_module.tfco_compat import BatchSlot
+
+RATES = {
+    "false_positive_rate": tfco.false_positive_rate,
+    "false_negative_rate": tfco.false_negative_rate,
+    "true_positive_rate": tfco.true_positive_rate,
+    "error_rate": tfco.error_rate,
+    "positive_prediction_rate": tfco.positive_prediction_rate,
+}
+
+
+class ConstraintSpecError(ValueError):
+    """The constraint spec is invalid; the message names the offending entry."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RateBound:
+    rate: str
+    group: Any
+    bound: float
+    upper: bool  # True: rate <= bound; False: rate >= bound
+
+    def describe(self) -> str:
+        return f"{self.rate}(group={self.group}) {'<=' if self.upper else '>='} {self.bound:g}"
+
+
+@dataclasses.dataclass(frozen=True)
+class RateGap:
+    rate: str
+    groups: Tuple[Any, Any]
+    max_gap: float
+
+    def describe(self) -> str:
+        a, b = self.groups
+        return f"|{self.rate}(group={a}) - {self.rate}(group={b})| <= {self.max_gap:g}"
+
+
+@dataclasses.dataclass(frozen=True)
+class ConstraintSpec:
+    objective: str = "error_rate"
+    constraints: Tuple[Any, ...] = ()
+
+    @property
+    def num_tfco_constraints(self) -> int:
+        return sum(2 if isinstance(c, RateGap) else 1 for c in self.constraints)
+
+
+def parse(raw: Optional[Dict[str, Any]], known_groups: Sequence[Any],
+          where: str = "trainer.constraints") -> ConstraintSpec:
+    """Validates a raw spec against the rates TFCO knows and the groups in the data."""
+    raw = dict(raw or {})
+    unknown = sorted(set(raw) - {"objective", "constraints"})
+    if unknown:
+        raise ConstraintSpecError(f"{where}: unknown key '{unknown[0]}' "
+                                  "(known: objective, constraints)")
+    objective = raw.get("objective", "error_rate")
+    _check_rate(objective, f"{where}.objective")
+    known = list(known_groups)
+    parsed = []
+    for i, entry in enumerate(raw.get("constraints") or []):
+        at = f"{where}.constraints[{i}]"
+        if not isinstance(entry, dict):
+            raise ConstraintSpecError(f"{at}: must be a mapping, got {entry!r}")
+        if "gap" in entry:
+            parsed.append(_parse_gap(entry, known, at))
+        else:
+            parsed.append(_parse_bound(entry, known, at))
+    return ConstraintSpec(objective=objective, constraints=tuple(parsed))
+
+
+def _check_rate(rate, at):
+    if rate not in RATES:
+        raise ConstraintSpecError(f"{at}: unknown rate '{rate}' (known: "
+                                  f"{', '.join(RATES)})")
+
+
+def _check_group(group, known, at):
+    if group not in known:
+        raise ConstraintSpecError(f"{at}: unknown group value {group!r} (the group "
+                                  f"feature has: {', '.join(map(repr, known))})")
+
+
+def _check_fraction(value, at, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not 0.0 <= value <= 1.0:
+        raise ConstraintSpecError(f"{at}: {name} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _parse_bound(entry, known, at) -> RateBound:
+    extra = sorted(set(entry) - {"rate", "group", "upper_bound", "lower_bound"})
+    if extra:
+        raise ConstraintSpecError(f"{at}: unknown key '{extra[0]}' (a rate bound has "
+                                  "rate, group, upper_bound or lower_bound)")
+    _check_rate(entry.get("rate"), f"{at}.rate")
+    _check_group(entry.get("group"), known, f"{at}.group")
+    if ("upper_bound" in entry) == ("lower_bound" in entry):
+        raise ConstraintSpecError(f"{at}: give exactly one of upper_bound, lower_bound")
+    upper = "upper_bound" in entry
+    name = "upper_bound" if upper else "lower_bound"
+    return RateBound(rate=entry["rate"], group=entry["group"],
+                     bound=_check_fraction(entry[name], at, name), upper=upper)
+
+
+def _parse_gap(entry, known, at) -> RateGap:
+    extra = sorted(set(entry) - {"gap", "groups", "max_gap"})
+    if extra:
+        raise ConstraintSpecError(f"{at}: unknown key '{extra[0]}' (a gap has gap, "
+                                  "groups, max_gap)")
+    _check_rate(entry["gap"], f"{at}.gap")
+    groups = entry.get("groups")
+    if not isinstance(groups, (list, tuple)) or len(groups) != 2 or groups[0] == groups[1]:
+        raise ConstraintSpecError(f"{at}.groups: must be two different group values, "
+                                  f"got {groups!r}")
+    for g in groups:
+        _check_group(g, known, f"{at}.groups")
+    return RateGap(rate=entry["gap"], groups=(groups[0], groups[1]),
+                   max_gap=_check_fraction(entry.get("max_gap"), at, "max_gap"))
+
+
+def build_problem(spec: ConstraintSpec, predictions, slot: BatchSlot
+                  ) -> tfco.RateMinimizationProblem:
+    """The TFCO problem: minimise the objective subject to the spec's constraints.
+
+    `predictions` is a nullary callable returning the model's logits on
+    `slot.features`; labels and groups come from `slot`.
+    """
+    context = tfco.rate_context(predictions, labels=lambda: slot.labels)
+
+    def in_group(value):
+        return context.subset(lambda: tf.equal(slot.groups, _as_group_tensor(value, slot)))
+
+    constraints = []
+    for c in spec.constraints:
+        if isinstance(c, RateBound):
+            rate = RATES[c.rate](in_group(c.group))
+            constraints.append(rate <= c.bound if c.upper else rate >= c.bound)
+        else:
+            a = RATES[c.rate](in_group(c.groups[0]))
+            b = RATES[c.rate](in_group(c.groups[1]))
+            constraints += [a - b <= c.max_gap, b - a <= c.max_gap]
+    return tfco.RateMinimizationProblem(RATES[spec.objective](context), constraints)
+
+
+def _as_group_tensor(value, slot):
+    return tf.constant(value, dtype=slot.groups.dtype)
+
+
+def describe(spec: ConstraintSpec) -> List[str]:
+    return [c.describe() for c in spec.constraints]
