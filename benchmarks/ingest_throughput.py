@@ -15,10 +15,12 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import resource  # noqa: E402
 import shutil  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -90,7 +92,9 @@ def main():
     work_dir = tempfile.mkdtemp(prefix="fairgate-bench-")
     data_dir = args.data_dir or os.path.join(work_dir, "tfds")
     try:
-        results = [measure(int(s), data_dir, work_dir) for s in args.sizes.split(",")]
+        # TFDS prints progress to stdout; keep stdout for the JSON alone.
+        with contextlib.redirect_stdout(sys.stderr):
+            results = [measure(int(s), data_dir, work_dir) for s in args.sizes.split(",")]
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     print(json.dumps({

@@ -137,3 +137,28 @@ def test_data_dir_without_the_dataset_says_how_to_get_it(tmp_path):
     assert "'celeb_a' is not prepared in data_dir" in message
     assert "tfds build celeb_a" in message and "embedded_celeba" in message
     assert helpers.outputs(config) == {}
+
+
+def test_curated_schema_anomaly_names_split_and_feature(tmp_path):
+    """With a curated schema, an ExampleValidator anomaly stops the run at the gate."""
+    rng = np.random.default_rng(1)
+    base = tmp_path / "records"
+    _write_image_examples(str(base / "train" / "part.gz"), 40, rng)
+    _write_image_examples(str(base / "eval" / "part.gz"), 20, rng)
+    _write_image_examples(str(base / "test" / "part.gz"), 20, rng)
+    schema = tmp_path / "schema.pbtxt"
+    schema.write_text("""
+feature { name: "image" type: FLOAT presence { min_fraction: 1.0 } }
+feature { name: "Smiling" type: INT int_domain { min: 0 max: 1 } presence { min_fraction: 1.0 } }
+feature { name: "Young" type: INT int_domain { min: 0 max: 1 } presence { min_fraction: 1.0 } }
+feature { name: "Age" type: INT presence { min_fraction: 1.0 } }
+""")
+    config = helpers.make_config(
+        tmp_path, source="tfrecord", input_base=str(base), schema_file=str(schema),
+        splits={"train": "train/*", "eval": "eval/*", "test": "test/*"})
+    with pytest.raises(Exception) as raised:
+        helpers.run(config)
+    message = helpers.error_chain(raised.value)
+    for split in ("train", "eval", "test"):
+        assert f"split '{split}': feature 'Age': " in message
+    _assert_not_trained_on(config, "Trainer")
