@@ -58,6 +58,5 @@ log "installing the pinned stack (a fresh install takes a few minutes)"
 # its metric code works with either, so it goes in without its dependencies.
 "$venv/bin/python" -m pip install --quiet --no-deps -r "$here/requirements-nodeps.txt"
 "$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$here"
-"$venv/bin/python" -m pip check >/dev/null 2>&1 || true
 echo "$want" > "$stamp"
 log "ready in $(( $(date +%s) - start ))s: $venv"
