@@ -43,10 +43,40 @@ class DataConfig:
     feature_bounds: Dict[str, List[float]] = dataclasses.field(default_factory=dict)
 
 
+TRAINER_MODES = ("tfco", "none", "correlation")
+
+
+def _tutorial_constraints():
+    return {"objective": "error_rate", "constraints": [
+        {"rate": "false_positive_rate", "group": 0, "upper_bound": 0.05}]}
+
+
+@dataclasses.dataclass
+class TrainerConfig:
+    # tfco: TFCO rate constraints; correlation: Beutel et al.'s absolute-correlation
+    # regulariser; none: unconstrained.
+    mode: str = "tfco"
+    # Objective and constraints (see trainer_module/constraints.py). The default is
+    # the TFCO CelebA tutorial's: FPR on Young=0 <= 5%.
+    constraints: Dict[str, Any] = dataclasses.field(default_factory=_tutorial_constraints)
+    correlation_weight: float = 1.0
+    correlation_group: Any = 0
+    baseline: bool = True  # also train the unconstrained baseline, side by side
+    model: str = "mlp"  # image models: mlp (the tutorial's) or cnn
+    train_steps: int = 2000
+    batch_size: int = 128
+    learning_rate: float = 0.001
+    constraint_learning_rate: float = 0.05
+    snapshot_every: int = 100  # steps between candidate snapshots (measured on eval)
+    jit_compile: bool = False
+    seed: int = 0
+
+
 @dataclasses.dataclass
 class Config:
     name: str = "fairgate-embedded-celeba"
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
     # Empty: .fairgate/<name>/pipeline_root and .fairgate/<name>/metadata.sqlite.
     pipeline_root: str = ""
     metadata_path: str = ""
@@ -118,6 +148,18 @@ def validate(config: Config) -> Config:
         fail("data.label" if not data.label else "data.group", "must not be empty")
     if data.label == data.group:
         fail("data.group", f"must differ from data.label ('{data.label}')")
+    trainer = config.trainer
+    if trainer.mode not in TRAINER_MODES:
+        fail("trainer.mode", f"must be one of {', '.join(TRAINER_MODES)}, got "
+             f"'{trainer.mode}'")
+    for key in ("train_steps", "batch_size", "snapshot_every"):
+        if getattr(trainer, key) < 1:
+            fail(f"trainer.{key}", f"must be at least 1, got {getattr(trainer, key)}")
+    from trainer_module import constraints  # deferred: pulls in TFCO
+    try:  # group values are checked again in the Trainer, against the data
+        constraints.parse(trainer.constraints, known_groups=None)
+    except constraints.ConstraintSpecError as error:
+        raise ConfigError(f"{error} (in {origin})") from None
     return config
 
 
@@ -144,6 +186,8 @@ def _coerce(hint, value, key: str, origin: str):
         raise ConfigError(f"'{key}' in {origin} must be {expected}, got "
                           f"{value!r} ({type(value).__name__})")
 
+    if hint is Any:
+        return value
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, key + ".", origin)
     if hint is str:

@@ -1,7 +1,8 @@
 """create_pipeline: fairgate's DAG, built from a Config and nothing else.
 
   ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> DataValidationGate
-  (Trainer, Evaluator and Pusher follow the gate; see the open issues.)
+    -> Trainer (constrained, trainer.mode) and BaselineTrainer (unconstrained)
+  (Evaluator and Pusher follow the Trainers; see the open issues.)
 
 ExampleGen depends on the data source: CelebAExampleGen for TFDS datasets in
 celeb_a's layout (the embedded default or real CelebA), CsvExampleGen for CSV
@@ -58,6 +59,34 @@ def feature_bounds(config: Config) -> dict:
     return bounds
 
 
+RUN_FN = "trainer_module.run_fn.run_fn"
+
+
+def trainer_settings(config: Config, mode: str) -> dict:
+    """The Trainer's custom_config: what run_fn needs from the run config."""
+    t, data = config.trainer, config.data
+    return {
+        "label": data.label, "group": data.group,
+        "input": "image" if data.source in ("embedded_celeba", "tfds") else "tabular",
+        "model": t.model, "image_size": data.image_size, "mode": mode,
+        "constraints": t.constraints, "correlation_weight": t.correlation_weight,
+        "correlation_group": t.correlation_group, "batch_size": t.batch_size,
+        "learning_rate": t.learning_rate,
+        "constraint_learning_rate": t.constraint_learning_rate,
+        "snapshot_every": t.snapshot_every, "jit_compile": t.jit_compile, "seed": t.seed,
+    }
+
+
+def trainer(config: Config, examples, schema, mode: str, component_id: str):
+    return tfx.components.Trainer(
+        run_fn=RUN_FN, examples=examples, schema=schema,
+        train_args=tfx.proto.TrainArgs(splits=["train"],
+                                       num_steps=config.trainer.train_steps),
+        # Iterates are chosen on eval; the test split is left for the Evaluator.
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        custom_config=trainer_settings(config, mode)).with_id(component_id)
+
+
 def create_pipeline(config: Config,
                     metadata_connection_config: Optional[object] = None,
                     enable_cache: bool = True) -> tfx.dsl.Pipeline:
@@ -78,10 +107,16 @@ def create_pipeline(config: Config,
         statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"],
         anomalies=validator.outputs["anomalies"], label_key=data.label,
         group_key=data.group, feature_bounds=feature_bounds(config))
+    validated = gate.outputs["validated_schema"]
+    trainers = [trainer(config, ingest.outputs["examples"], validated,
+                        config.trainer.mode, "Trainer")]
+    if config.trainer.baseline and config.trainer.mode != "none":
+        trainers.append(trainer(config, ingest.outputs["examples"], validated, "none",
+                                "BaselineTrainer"))
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,
         pipeline_root=config.resolved_pipeline_root,
-        components=[ingest, statistics, schema, validator, gate],
+        components=[ingest, statistics, schema, validator, gate, *trainers],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args))

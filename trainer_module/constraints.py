@@ -66,9 +66,12 @@ class ConstraintSpec:
         return sum(2 if isinstance(c, RateGap) else 1 for c in self.constraints)
 
 
-def parse(raw: Optional[Dict[str, Any]], known_groups: Sequence[Any],
+def parse(raw: Optional[Dict[str, Any]], known_groups: Optional[Sequence[Any]],
           where: str = "trainer.constraints") -> ConstraintSpec:
-    """Validates a raw spec against the rates TFCO knows and the groups in the data."""
+    """Validates a raw spec against the rates TFCO knows and the groups in the data.
+
+    `known_groups=None` skips the group check (the config is read before the data).
+    """
     raw = dict(raw or {})
     unknown = sorted(set(raw) - {"objective", "constraints"})
     if unknown:
@@ -76,7 +79,7 @@ def parse(raw: Optional[Dict[str, Any]], known_groups: Sequence[Any],
                                   "(known: objective, constraints)")
     objective = raw.get("objective", "error_rate")
     _check_rate(objective, f"{where}.objective")
-    known = list(known_groups)
+    known = None if known_groups is None else list(known_groups)
     parsed = []
     for i, entry in enumerate(raw.get("constraints") or []):
         at = f"{where}.constraints[{i}]"
@@ -96,7 +99,7 @@ def _check_rate(rate, at):
 
 
 def _check_group(group, known, at):
-    if group not in known:
+    if known is not None and group not in known:
         raise ConstraintSpecError(f"{at}: unknown group value {group!r} (the group "
                                   f"feature has: {', '.join(map(repr, known))})")
 
@@ -169,3 +172,49 @@ def _as_group_tensor(value, slot):
 
 def describe(spec: ConstraintSpec) -> List[str]:
     return [c.describe() for c in spec.constraints]
+
+
+def _rate(rate: str, positive, labels, mask) -> float:
+    """Exact (0-1) rate on the examples in `mask`; NaN when the rate is undefined."""
+    if rate == "false_positive_rate":
+        mask = mask & (labels == 0)
+        return float(positive[mask].mean()) if mask.any() else float("nan")
+    if rate in ("true_positive_rate", "false_negative_rate"):
+        mask = mask & (labels == 1)
+        if not mask.any():
+            return float("nan")
+        tpr = float(positive[mask].mean())
+        return tpr if rate == "true_positive_rate" else 1.0 - tpr
+    if not mask.any():
+        return float("nan")
+    if rate == "error_rate":
+        return float((positive[mask] != (labels[mask] == 1)).mean())
+    return float(positive[mask].mean())  # positive_prediction_rate
+
+
+def measure(spec: ConstraintSpec, logits, labels, groups):
+    """(objective, violations) measured exactly on a whole split, as numpy.
+
+    Violations follow TFCO's sign: positive means violated. A gap gives two
+    violations (a - b - max_gap, b - a - max_gap), as in `build_problem`. An
+    undefined rate (empty group) counts as violated by 1.
+    """
+    import numpy as np
+    positive = np.asarray(logits).reshape(-1) > 0
+    labels = np.asarray(labels).reshape(-1)
+    groups = np.asarray(groups).reshape(-1)
+    if groups.dtype.kind in "SO":
+        groups = np.array([g.decode() if isinstance(g, bytes) else g for g in groups])
+    everyone = np.ones_like(positive, dtype=bool)
+    objective = _rate(spec.objective, positive, labels, everyone)
+    violations = []
+    for c in spec.constraints:
+        if isinstance(c, RateBound):
+            value = _rate(c.rate, positive, labels, groups == c.group)
+            violations.append(value - c.bound if c.upper else c.bound - value)
+        else:
+            a = _rate(c.rate, positive, labels, groups == c.groups[0])
+            b = _rate(c.rate, positive, labels, groups == c.groups[1])
+            violations += [a - b - c.max_gap, b - a - c.max_gap]
+    violations = [1.0 if v != v else v for v in violations]  # NaN -> violated
+    return objective, violations

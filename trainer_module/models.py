@@ -27,3 +27,34 @@ def image_classifier(kind: str = "mlp", image_size: int = 28,
     x = keras.layers.Dense(hidden_units, activation="relu")(x)
     logit = keras.layers.Dense(1, name="logit")(x)
     return keras.Model(pixels, logit, name=f"smile_{kind}")
+
+
+def tabular_classifier(input_specs: dict, train_sample: dict,
+                       hidden_units: int = 32) -> keras.Model:
+    """A classifier over raw tabular columns with its preprocessing inside.
+
+    `input_specs` maps column -> tf dtype (float32, int64 or string), taken from the
+    schema; `train_sample` maps column -> numpy values from the train split, from
+    which numeric columns get their mean/variance and string columns their
+    vocabulary. Every input is a [batch, 1] tensor of raw values, so the exported
+    model serves raw tf.Examples.
+    """
+    import tensorflow as tf
+    inputs, encoded = {}, []
+    for name, dtype in sorted(input_specs.items()):
+        column = keras.Input(shape=(1,), name=name, dtype=dtype)
+        inputs[name] = column
+        values = train_sample[name].reshape(-1, 1)
+        if dtype == tf.string:
+            lookup = keras.layers.StringLookup(output_mode="one_hot", name=f"{name}_vocab")
+            lookup.adapt(values)
+            encoded.append(lookup(column))
+        else:
+            scale = keras.layers.Normalization(name=f"{name}_scale")
+            scale.adapt(values.astype("float32"))
+            encoded.append(scale(keras.layers.Lambda(
+                lambda t: tf.cast(t, tf.float32), name=f"{name}_float")(column)))
+    x = keras.layers.Concatenate()(encoded) if len(encoded) > 1 else encoded[0]
+    x = keras.layers.Dense(hidden_units, activation="relu")(x)
+    logit = keras.layers.Dense(1, name="logit")(x)
+    return keras.Model(inputs, logit, name="tabular")

@@ -1,0 +1,198 @@
+"""The TFX Trainer's entry point: `run_fn(fn_args)` (GenericExecutor).
+
+Settings come from the Trainer's `custom_config` (built from the run config's
+`trainer:` section by the pipeline), so the same run_fn trains the constrained
+model, the unconstrained baseline and the correlation-regularised model.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from typing import Any, Dict, List
+
+import numpy as np
+import tensorflow as tf
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tfx.utils import io_utils
+from tfx_bsl.public import tfxio
+
+from trainer_module import constraints, export, models, regularizers, selection, training
+from trainer_module.tfco_compat import BatchSlot, ConstrainedStep
+
+MODES = ("tfco", "none", "correlation")
+
+
+@dataclasses.dataclass
+class Settings:
+    label: str = "Smiling"
+    group: str = "Young"
+    input: str = "image"  # image | tabular
+    model: str = "mlp"  # image models: mlp | cnn
+    image_size: int = 28
+    mode: str = "tfco"  # tfco | none (unconstrained baseline) | correlation
+    constraints: Dict[str, Any] = dataclasses.field(default_factory=lambda: {
+        "constraints": [{"rate": "false_positive_rate", "group": 0, "upper_bound": 0.05}]})
+    correlation_weight: float = 1.0
+    correlation_group: Any = 0
+    batch_size: int = 128
+    learning_rate: float = 0.001
+    constraint_learning_rate: float = 0.05
+    snapshot_every: int = 100
+    jit_compile: bool = False
+    seed: int = 0
+
+    @classmethod
+    def from_custom_config(cls, custom_config) -> "Settings":
+        raw = dict(custom_config or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"trainer custom_config: unknown key '{unknown[0]}' "
+                             f"(known: {', '.join(sorted(known))})")
+        settings = cls(**raw)
+        if settings.mode not in MODES:
+            raise ValueError(f"trainer mode must be one of {', '.join(MODES)}, "
+                             f"got '{settings.mode}'")
+        return settings
+
+
+def _dense(tensor, default):
+    if isinstance(tensor, tf.SparseTensor):
+        tensor = tf.sparse.to_dense(tensor, default_value=default)
+    return tf.reshape(tensor, [-1, 1])
+
+
+def _feature_spec(schema: schema_pb2.Schema, names: List[str]):
+    kinds = {schema_pb2.FLOAT: (tf.float32, 0.0), schema_pb2.INT: (tf.int64, 0),
+             schema_pb2.BYTES: (tf.string, "")}
+    spec = {}
+    for feature in schema.feature:
+        if feature.name in names:
+            dtype, default = kinds[feature.type]
+            size = 1
+            if feature.HasField("shape"):
+                size = int(np.prod([d.size for d in feature.shape.dim]) or 1)
+            spec[feature.name] = tf.io.FixedLenFeature([size], dtype,
+                                                       default_value=[default] * size)
+    return spec
+
+
+class _Inputs:
+    """Turns TFX's batches of feature dicts into (model inputs, labels, groups)."""
+
+    def __init__(self, settings: Settings, schema: schema_pb2.Schema):
+        self.settings = settings
+        names = [f.name for f in schema.feature]
+        for role, key in (("label", settings.label), ("group", settings.group)):
+            if key not in names:
+                raise ValueError(f"{role} feature '{key}' is not in the schema "
+                                 f"(features: {', '.join(names)})")
+        if settings.input == "image":
+            self.model_inputs = ["image"]
+        else:
+            self.model_inputs = [n for n in names if n not in (settings.label, settings.group)]
+        self.raw_spec = _feature_spec(schema, self.model_inputs)
+        self.defaults = {n: s.default_value[0] for n, s in self.raw_spec.items()}
+
+    def model_features(self, batch):
+        if self.settings.input == "image":
+            return tf.cast(batch["image"], tf.float32)
+        return {n: _dense(batch[n], self.defaults[n]) for n in self.model_inputs}
+
+    def split(self, batch):
+        labels = tf.cast(tf.reshape(_dense(batch[self.settings.label], 0), [-1]), tf.float32)
+        groups = tf.reshape(_dense(batch[self.settings.group],
+                                   "" if batch[self.settings.group].dtype == tf.string else 0),
+                            [-1])
+        return self.model_features(batch), labels, groups
+
+
+def _load_split(dataset_factory, files, schema, inputs: _Inputs, batch_size: int):
+    """A whole split in memory as (features, labels, groups) numpy/dicts."""
+    dataset = dataset_factory(files, tfxio.TensorFlowDatasetOptions(
+        batch_size=batch_size, shuffle=False, num_epochs=1), schema).map(inputs.split)
+    parts = list(dataset.as_numpy_iterator())
+    if not parts:
+        raise ValueError(f"no examples in {files}")
+    if isinstance(parts[0][0], dict):
+        features = {k: np.concatenate([p[0][k] for p in parts]) for k in parts[0][0]}
+    else:
+        features = np.concatenate([p[0] for p in parts])
+    return (features, np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]))
+
+
+def _known_groups(groups: np.ndarray) -> list:
+    values = np.unique(groups)
+    return [v.decode() if isinstance(v, bytes) else v.item() for v in values]
+
+
+def run_fn(fn_args) -> None:
+    settings = Settings.from_custom_config(fn_args.custom_config)
+    tf.keras.utils.set_random_seed(settings.seed)
+    schema = io_utils.parse_pbtxt_file(fn_args.schema_path, schema_pb2.Schema())
+    inputs = _Inputs(settings, schema)
+    factory = fn_args.data_accessor.tf_dataset_factory
+
+    eval_features, eval_labels, eval_groups = _load_split(
+        factory, fn_args.eval_files, schema, inputs, 1024)
+    # Group values as strings when the group column is a string column.
+    spec = constraints.parse(settings.constraints, _known_groups(eval_groups))
+    logging.info("Trainer mode %s; objective %s; constraints: %s", settings.mode,
+                 spec.objective, constraints.describe(spec) or "none")
+
+    if settings.input == "image":
+        model = models.image_classifier(settings.model, settings.image_size)
+    else:
+        sample_features, _, _ = _load_split(factory, fn_args.train_files, schema,
+                                            inputs, 1024)
+        model = models.tabular_classifier(
+            {n: s.dtype for n, s in inputs.raw_spec.items()}, sample_features)
+
+    optimizer = tf.keras.optimizers.Adam(settings.learning_rate)
+    if settings.mode == "tfco":
+        slot = BatchSlot()
+        problem = constraints.build_problem(
+            spec, lambda: model(slot.features, training=True)[:, 0], slot)
+        step = ConstrainedStep(
+            problem, slot, model.trainable_variables, optimizer,
+            tf.keras.optimizers.Adam(settings.constraint_learning_rate),
+            jit_compile=settings.jit_compile).step
+    elif settings.mode == "correlation":
+        def penalty(logits, labels, groups):
+            return settings.correlation_weight * regularizers.absolute_correlation(
+                logits, labels, groups, settings.correlation_group)
+        step = training.plain_step(model, optimizer, penalty, settings.jit_compile)
+    else:
+        step = training.plain_step(model, optimizer, jit_compile=settings.jit_compile)
+
+    train_batches = factory(fn_args.train_files, tfxio.TensorFlowDatasetOptions(
+        batch_size=settings.batch_size, shuffle=True, shuffle_seed=settings.seed,
+        num_epochs=None, drop_final_batch=True), schema).map(
+            inputs.split, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+
+    def evaluate(current):
+        logits = current.predict(eval_features, batch_size=1024, verbose=0)
+        return constraints.measure(spec, logits, eval_labels, eval_groups)
+
+    snapshots, candidates = training.train_with_snapshots(
+        model, step, train_batches, fn_args.train_steps, settings.snapshot_every,
+        evaluate, os.path.join(fn_args.model_run_dir, "tensorboard"))
+    chosen = selection.choose(candidates, constrained=settings.mode == "tfco")
+    model.set_weights(snapshots[chosen])
+    logging.info("Chose snapshot %d of %d (step %d): eval objective %.4f, max "
+                 "violation %.4f", chosen, len(candidates), candidates[chosen].step,
+                 candidates[chosen].objective, candidates[chosen].max_violation)
+
+    export.save(model, fn_args.serving_model_dir, inputs.raw_spec,
+                inputs.model_features,
+                image_size=settings.image_size if settings.input == "image" else 0)
+    selection.write_record(
+        os.path.join(os.path.dirname(fn_args.serving_model_dir.rstrip("/")),
+                     "candidates.json"),
+        candidates, chosen, mode=settings.mode, constraints=constraints.describe(spec),
+        measured_on=list(fn_args.eval_files))
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "settings.json"), "w") as f:
+        json.dump(dataclasses.asdict(settings), f, indent=2)

@@ -1,0 +1,36 @@
+"""The selection layer: which snapshot becomes the model, and the record of why."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import List, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from trainer_module.tfco_compat import find_best_candidate_index
+from trainer_module.training import Candidate
+
+
+def choose(candidates: Sequence[Candidate], constrained: bool) -> int:
+    """TFCO's heuristic for constrained runs; the best eval objective otherwise."""
+    objectives = np.array([c.objective for c in candidates])
+    if constrained and candidates[0].violations:
+        violations = np.array([c.violations for c in candidates])
+        return find_best_candidate_index(objectives, violations)
+    return int(np.argmin(objectives))
+
+
+def write_record(path: str, candidates: List[Candidate], chosen: int, *,
+                 mode: str, constraints: List[str], measured_on: List[str]) -> dict:
+    record = {
+        "mode": mode,
+        "constraints": constraints,
+        "chosen_index": chosen,
+        "chosen_step": candidates[chosen].step,
+        "measured_on": measured_on,
+        "candidates": [dataclasses.asdict(c) for c in candidates],
+    }
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump(record, f, indent=2)
+    return record

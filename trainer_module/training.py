@@ -1,0 +1,78 @@
+"""The training loop layer: compiled steps over TFX batches, with snapshots.
+
+Three kinds of step share the loop: TFCO's constrained step (see tfco_compat), the
+unconstrained baseline (hinge loss, as TFCO's proxy), and hinge loss plus the
+absolute-correlation regulariser. Every `snapshot_every` steps the model is
+measured on the eval split (never test) and its weights kept as a candidate.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Callable, List, Optional
+
+import tensorflow as tf
+
+
+@dataclasses.dataclass
+class Candidate:
+    step: int
+    objective: float
+    violations: List[float]
+    train_loss: float
+
+    @property
+    def max_violation(self) -> float:
+        return max(self.violations, default=0.0)
+
+
+def hinge(labels, logits):
+    """TFCO's default proxy: labels 0/1 become -1/+1."""
+    return tf.reduce_mean(tf.nn.relu(1.0 - (2.0 * labels - 1.0) * logits))
+
+
+def plain_step(model, optimizer, penalty: Optional[Callable] = None,
+               jit_compile: bool = False):
+    """Hinge-loss step, plus `penalty(logits, labels, groups)` when given."""
+    def step(features, labels, groups):
+        with tf.GradientTape() as tape:
+            logits = model(features, training=True)[:, 0]
+            loss = hinge(labels, logits)
+            if penalty is not None:
+                loss += penalty(logits, labels, groups)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+    return tf.function(step, jit_compile=jit_compile, reduce_retracing=True)
+
+
+def train_with_snapshots(model, step, batches: tf.data.Dataset, num_steps: int,
+                         snapshot_every: int, evaluate: Callable, log_dir: str):
+    """Runs `num_steps` steps; returns (weights snapshots, candidates).
+
+    `evaluate(model) -> (objective, violations)` measures on the eval split.
+    Objective, maximum violation and loss go to the log and to TensorBoard.
+    """
+    writer = tf.summary.create_file_writer(log_dir)
+    snapshots, candidates = [], []
+    loss = tf.constant(0.0)
+    for index, (features, labels, groups) in enumerate(batches.take(num_steps), 1):
+        loss = step(features, labels, groups)
+        if index % snapshot_every and index != num_steps:
+            continue
+        objective, violations = evaluate(model)
+        candidate = Candidate(index, float(objective), [float(v) for v in violations],
+                              float(loss))
+        snapshots.append(model.get_weights())
+        candidates.append(candidate)
+        logging.info("step %d: train loss %.4f, eval objective %.4f, max constraint "
+                     "violation %.4f", index, candidate.train_loss, candidate.objective,
+                     candidate.max_violation)
+        with writer.as_default():
+            tf.summary.scalar("train/loss", candidate.train_loss, step=index)
+            tf.summary.scalar("eval/objective", candidate.objective, step=index)
+            tf.summary.scalar("eval/max_violation", candidate.max_violation, step=index)
+    writer.flush()
+    if not candidates:
+        raise ValueError("training produced no snapshot: the train split is empty")
+    return snapshots, candidates
