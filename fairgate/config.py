@@ -68,6 +68,9 @@ class TrainerConfig:
     learning_rate: float = 0.001
     constraint_learning_rate: float = 0.05
     snapshot_every: int = 100  # steps between candidate snapshots (measured on eval)
+    # false: a feasible snapshot always wins (objective breaks ties); true: TFCO's
+    # rank trade-off between objective and violations, as in the TFCO tutorial.
+    rank_objectives: bool = False
     jit_compile: bool = False
     seed: int = 0
 

@@ -73,7 +73,8 @@ def trainer_settings(config: Config, mode: str) -> dict:
         "correlation_group": t.correlation_group, "batch_size": t.batch_size,
         "learning_rate": t.learning_rate,
         "constraint_learning_rate": t.constraint_learning_rate,
-        "snapshot_every": t.snapshot_every, "jit_compile": t.jit_compile, "seed": t.seed,
+        "snapshot_every": t.snapshot_every, "rank_objectives": t.rank_objectives,
+        "jit_compile": t.jit_compile, "seed": t.seed,
     }
 
 

@@ -88,3 +88,13 @@ def test_find_best_candidate_trades_objective_against_violation():
     objectives = np.array([0.10, 0.12, 0.30])
     violations = np.array([[0.30], [0.0], [-0.01]])
     assert tfco_compat.find_best_candidate_index(objectives, violations) == 1
+
+
+def test_selection_prefers_feasible_unless_ranking_objectives():
+    from trainer_module import selection
+    from trainer_module.training import Candidate
+    candidates = [Candidate(100, 0.10, [0.20], 0.0), Candidate(200, 0.12, [0.15], 0.0),
+                  Candidate(300, 0.30, [-0.01], 0.0), Candidate(400, 0.11, [0.14], 0.0)]
+    assert selection.choose(candidates, constrained=True) == 2
+    assert selection.choose(candidates, constrained=True, rank_objectives=True) != 2
+    assert selection.choose(candidates, constrained=False) == 0

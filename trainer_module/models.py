@@ -50,10 +50,10 @@ def tabular_classifier(input_specs: dict, train_sample: dict,
             lookup.adapt(values)
             encoded.append(lookup(column))
         else:
+            # Normalization casts int64 inputs to float itself.
             scale = keras.layers.Normalization(name=f"{name}_scale")
             scale.adapt(values.astype("float32"))
-            encoded.append(scale(keras.layers.Lambda(
-                lambda t: tf.cast(t, tf.float32), name=f"{name}_float")(column)))
+            encoded.append(scale(column))
     x = keras.layers.Concatenate()(encoded) if len(encoded) > 1 else encoded[0]
     x = keras.layers.Dense(hidden_units, activation="relu")(x)
     logit = keras.layers.Dense(1, name="logit")(x)

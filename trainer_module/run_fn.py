@@ -40,6 +40,7 @@ class Settings:
     learning_rate: float = 0.001
     constraint_learning_rate: float = 0.05
     snapshot_every: int = 100
+    rank_objectives: bool = False
     jit_compile: bool = False
     seed: int = 0
 
@@ -180,7 +181,8 @@ def run_fn(fn_args) -> None:
     snapshots, candidates = training.train_with_snapshots(
         model, step, train_batches, fn_args.train_steps, settings.snapshot_every,
         evaluate, os.path.join(fn_args.model_run_dir, "tensorboard"))
-    chosen = selection.choose(candidates, constrained=settings.mode == "tfco")
+    chosen = selection.choose(candidates, constrained=settings.mode == "tfco",
+                              rank_objectives=settings.rank_objectives)
     model.set_weights(snapshots[chosen])
     logging.info("Chose snapshot %d of %d (step %d): eval objective %.4f, max "
                  "violation %.4f", chosen, len(candidates), candidates[chosen].step,
