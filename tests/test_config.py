@@ -46,3 +46,20 @@ def test_splits_must_be_train_eval_test(tmp_path):
     text = "data:\n  source: csv\n  input_base: x\n  splits: {train: 'a*', valid: 'b*'}\n"
     with pytest.raises(ConfigError, match="'data.splits'.*train, eval and test"):
         config_lib.load(_write(tmp_path, text))
+
+
+def test_trainer_section_is_checked(tmp_path):
+    with pytest.raises(ConfigError, match="'trainer.mode'.*must be one of tfco, none, correlation"):
+        config_lib.load(_write(tmp_path, "trainer:\n  mode: adversarial\n"))
+    with pytest.raises(ConfigError, match=r"constraints\[0\]\.rate: unknown rate 'fpr'"):
+        config_lib.load(_write(tmp_path, "trainer:\n  constraints:\n    constraints:\n"
+                                          "      - {rate: fpr, group: 0, upper_bound: 0.1}\n"))
+    with pytest.raises(ConfigError, match="'trainer.train_steps'.*at least 1"):
+        config_lib.load(_write(tmp_path, "trainer:\n  train_steps: 0\n"))
+
+
+def test_run_fn_settings_reject_unknown_keys():
+    from trainer_module.run_fn import Settings
+    with pytest.raises(ValueError, match="unknown key 'stpes'"):
+        Settings.from_custom_config({"stpes": 3})
+    assert Settings.from_custom_config({"mode": "none"}).mode == "none"

@@ -98,3 +98,32 @@ def test_selection_prefers_feasible_unless_ranking_objectives():
     assert selection.choose(candidates, constrained=True) == 2
     assert selection.choose(candidates, constrained=True, rank_objectives=True) != 2
     assert selection.choose(candidates, constrained=False) == 0
+
+
+def test_absolute_correlation_penalty():
+    from trainer_module.regularizers import absolute_correlation
+    labels = tf.zeros(8)
+    groups = tf.constant([0, 1] * 4, tf.int64)
+    aligned = tf.constant([-3.0, 3.0] * 4)  # score follows group among negatives
+    unrelated = tf.constant([-3.0, -3.0, 3.0, 3.0] * 2)
+    assert float(absolute_correlation(aligned, labels, groups, 0)) == pytest.approx(1.0, abs=1e-3)
+    assert float(absolute_correlation(unrelated, labels, groups, 0)) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_correlation_step_reduces_score_group_correlation():
+    from trainer_module import regularizers, training
+    x, y, g = _biased_data(4096, seed=2)
+    features = np.concatenate([x, g[:, None].astype(np.float32)], axis=1)  # group visible
+
+    def corr_after(weight):
+        tf.keras.utils.set_random_seed(0)
+        model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+        penalty = None if weight == 0 else (lambda l, y_, g_: weight * regularizers
+                                            .absolute_correlation(l, y_, g_, 0))
+        step = training.plain_step(model, tf.keras.optimizers.Adam(0.05), penalty)
+        for batch in tf.data.Dataset.from_tensor_slices((features, y, g)).batch(256).repeat(5):
+            step(*batch)
+        logits = model(features)[:, 0]
+        return float(regularizers.absolute_correlation(logits, tf.constant(y), tf.constant(g), 0))
+
+    assert corr_after(5.0) < corr_after(0.0) - 0.1
