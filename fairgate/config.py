@@ -71,7 +71,9 @@ class TrainerConfig:
     # false: a feasible snapshot always wins (objective breaks ties); true: TFCO's
     # rank trade-off between objective and violations, as in the TFCO tutorial.
     rank_objectives: bool = False
-    jit_compile: bool = False
+    # XLA-compile the training step (image models; tabular models use string ops
+    # that XLA cannot compile, so they always run without). Measured 1.09x model.fit.
+    jit_compile: bool = True
     seed: int = 0
 
 

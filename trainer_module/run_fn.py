@@ -41,7 +41,7 @@ class Settings:
     constraint_learning_rate: float = 0.05
     snapshot_every: int = 100
     rank_objectives: bool = False
-    jit_compile: bool = False
+    jit_compile: bool = True  # image inputs only: XLA cannot compile string lookups
     seed: int = 0
 
     @classmethod
@@ -152,6 +152,9 @@ def run_fn(fn_args) -> None:
         model = models.tabular_classifier(
             {n: s.dtype for n, s in inputs.raw_spec.items()}, sample_features)
 
+    if settings.jit_compile and settings.input != "image":
+        logging.info("jit_compile is off for tabular inputs (string lookups)")
+        settings = dataclasses.replace(settings, jit_compile=False)
     optimizer = tf.keras.optimizers.Adam(settings.learning_rate)
     if settings.mode == "tfco":
         slot = BatchSlot()
