@@ -14,7 +14,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
-_PROGRESS = re.compile(r"Component (\S+) is (running|finished)|"
+_PROGRESS = re.compile(r"Component (\S+) is (running|finished)|Chose snapshot|"
                        r"CelebAExampleGen: |DataValidationGate: |Generating (\d+|the embedded)")
 
 
@@ -72,14 +72,34 @@ def _run(args) -> int:
         return 1
     outputs = artifacts.latest_outputs(config.resolved_metadata_path,
                                        config.resolved_pipeline_root)
-    print(f"fairgate: run finished in {time.time() - start:.0f}s; data validated.")
+    print(f"fairgate: run finished in {time.time() - start:.0f}s; data validated, "
+          "models trained.")
     print("artifacts:")
     for component in sorted(outputs):
         for output, uri in sorted(outputs[component].items()):
             print(f"  {component}.{output}: {uri}")
-    print("note: training, evaluation and push are not wired in yet; this run "
-          "ingests and validates the data only.")
+    for component in ("Trainer", "BaselineTrainer"):
+        model = outputs.get(component, {}).get("model")
+        if model:
+            print(f"{component}: {_selection_summary(model)}")
+    print("note: evaluation (TFMA) and the gated push are not wired in yet; no model "
+          "is pushed.")
     return 0
+
+
+def _selection_summary(model_uri: str) -> str:
+    import json
+    try:
+        with open(os.path.join(model_uri, "candidates.json")) as f:
+            record = json.load(f)
+    except OSError:
+        return "no candidates.json"
+    chosen = record["candidates"][record["chosen_index"]]
+    violations = ", ".join(f"{c} (violation {v:+.3f})"
+                           for c, v in zip(record["constraints"], chosen["violations"]))
+    return (f"mode {record['mode']}, snapshot at step {chosen['step']} of "
+            f"{record['candidates'][-1]['step']}, eval objective "
+            f"{chosen['objective']:.3f}; {violations or 'no constraints'}")
 
 
 def _root_message(error: BaseException) -> str:
