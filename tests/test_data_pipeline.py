@@ -60,9 +60,14 @@ def test_csv_dataset_runs_through_config_alone(tmp_path):
     write_csv(csv_dir / "data.csv", rows=600, label="approved", group="region")
     config = helpers.make_config(tmp_path, source="csv", input_base=str(csv_dir),
                                  label="approved", group="region")
+    config.trainer.constraints = {"constraints": [
+        {"rate": "false_positive_rate", "group": "south", "upper_bound": 0.2}]}
+    config.trainer.train_steps = 50
+    config.trainer.snapshot_every = 25
     helpers.run(config)
     outputs = helpers.outputs(config)
     assert "validated_schema" in outputs["DataValidationGate"]
+    assert "model" in outputs["Trainer"] and "model" in outputs["BaselineTrainer"]
     splits = {split: len(_read_examples(outputs["CsvExampleGen"]["examples"], split))
               for split in ("train", "eval", "test")}
     assert sum(splits.values()) == 600 and splits["train"] > splits["eval"] > 0
