@@ -78,13 +78,37 @@ class TrainerConfig:
 
 
 @dataclasses.dataclass
+class EvaluationConfig:
+    # EvalConfig text proto (gates and report metrics). Empty:
+    # eval_configs/celeba.pbtxt for image sources, eval_configs/tabular.pbtxt else.
+    eval_config: str = ""
+    # The group values the test split must hold (fills ${groups}); a group with
+    # fewer examples than the EvalConfig's MinGroupSize gate blocks the blessing.
+    groups: List[Any] = dataclasses.field(default_factory=lambda: [0, 1])
+    # Beam args for the Evaluators only (TFMA is the heaviest Beam job). Empty:
+    # the pipeline's beam_args.
+    beam_args: List[str] = dataclasses.field(default_factory=list)
+
+    def resolved_eval_config(self, source: str) -> str:
+        from fairgate import eval_config  # deferred: pulls in TFMA
+        return os.path.abspath(self.eval_config) if self.eval_config else \
+            eval_config.default_path(source)
+
+
+@dataclasses.dataclass
 class Config:
     name: str = "fairgate-embedded-celeba"
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
+    evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
     # Empty: .fairgate/<name>/pipeline_root and .fairgate/<name>/metadata.sqlite.
     pipeline_root: str = ""
     metadata_path: str = ""
+    # Where blessed models are pushed (one numbered folder per model, as TF Serving
+    # reads them). Empty: .fairgate/<name>/serving.
+    push_destination: str = ""
+    # Where the latest fairness report is copied. Empty: .fairgate/<name>/report.
+    report_dir: str = ""
     beam_args: List[str] = dataclasses.field(
         default_factory=lambda: ["--direct_running_mode=in_memory",
                                  "--direct_num_workers=1"])
@@ -98,6 +122,15 @@ class Config:
     def resolved_pipeline_root(self) -> str:
         return os.path.abspath(self.pipeline_root or
                                os.path.join(self.work_dir, "pipeline_root"))
+
+    @property
+    def resolved_push_destination(self) -> str:
+        return os.path.abspath(self.push_destination or
+                               os.path.join(self.work_dir, "serving"))
+
+    @property
+    def resolved_report_dir(self) -> str:
+        return os.path.abspath(self.report_dir or os.path.join(self.work_dir, "report"))
 
     @property
     def resolved_metadata_path(self) -> str:
@@ -165,6 +198,25 @@ def validate(config: Config) -> Config:
         constraints.parse(trainer.constraints, known_groups=None)
     except constraints.ConstraintSpecError as error:
         raise ConfigError(f"{error} (in {origin})") from None
+    evaluation = config.evaluation
+    if len(evaluation.groups) < 2 or len(set(map(str, evaluation.groups))) != \
+            len(evaluation.groups):
+        fail("evaluation.groups", "must list at least two distinct group values, got "
+             f"{evaluation.groups}")
+    for i, value in enumerate(evaluation.groups):
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            fail(f"evaluation.groups[{i}]", f"must be an integer or a string, got "
+                 f"{value!r}")
+    from fairgate import eval_config  # deferred: pulls in TFMA
+    path = evaluation.resolved_eval_config(data.source)
+    try:
+        rendered = eval_config.render(path, label=data.label, group=data.group,
+                                      groups=evaluation.groups)
+    except eval_config.EvalConfigError as error:
+        fail("evaluation.eval_config", str(error))
+    if not eval_config.has_gates(rendered):
+        fail("evaluation.eval_config", f"{path} has no thresholds, so no model could "
+             "ever be blessed")
     return config
 
 

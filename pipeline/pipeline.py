@@ -2,7 +2,9 @@
 
   ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> DataValidationGate
     -> Trainer (constrained, trainer.mode) and BaselineTrainer (unconstrained)
-  (Evaluator and Pusher follow the Trainers; see the open issues.)
+    -> latest blessed model (Resolver) -> Evaluator (gates, test split)
+    -> GatedPusher (blessed models only, once each) -> FairnessReportGen
+  BaselineTrainer -> UnconstrainedEvaluator (same metrics, no gates; for the report)
 
 ExampleGen depends on the data source: CelebAExampleGen for TFDS datasets in
 celeb_a's layout (the embedded default or real CelebA), CsvExampleGen for CSV
@@ -10,6 +12,7 @@ folders, ImportExampleGen for TFRecords of tf.Examples.
 """
 from __future__ import annotations
 
+import json
 import os
 from typing import Optional
 
@@ -18,7 +21,9 @@ from tfx.proto import example_gen_pb2
 
 from components.celeba_example_gen import CelebAExampleGen
 from components.data_gate import DataValidationGate
-from fairgate import embedded_celeba
+from components.fairness_report import FairnessReportGen
+from components.gated_pusher import GatedPusher
+from fairgate import embedded_celeba, eval_config
 from fairgate.config import Config
 
 # Hash split of a single input folder: train / eval / test = 8 : 1 : 1.
@@ -88,6 +93,36 @@ def trainer(config: Config, examples, schema, mode: str, component_id: str):
         custom_config=trainer_settings(config, mode)).with_id(component_id)
 
 
+# The Evaluators measure the held-out test split; the Trainers choose their
+# iterate on eval, so no model is judged on the data that selected it.
+EVAL_SPLIT = "test"
+
+
+def evaluator(config: Config, examples, model, schema, component_id: str,
+              gated: bool, baseline_model=None):
+    rendered = eval_config.render(
+        config.evaluation.resolved_eval_config(config.data.source),
+        label=config.data.label, group=config.data.group,
+        groups=config.evaluation.groups)
+    component = tfx.components.Evaluator(
+        examples=examples, model=model, baseline_model=baseline_model,
+        schema=schema, example_splits=[EVAL_SPLIT],
+        eval_config=rendered if gated else eval_config.without_gates(rendered),
+    ).with_id(component_id)
+    if config.evaluation.beam_args:
+        component = component.with_beam_pipeline_args(list(config.evaluation.beam_args))
+    return component
+
+
+def latest_blessed_model():
+    return tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(
+            type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("LatestBlessedModel")
+
+
 def create_pipeline(config: Config,
                     metadata_connection_config: Optional[object] = None,
                     enable_cache: bool = True) -> tfx.dsl.Pipeline:
@@ -109,15 +144,36 @@ def create_pipeline(config: Config,
         anomalies=validator.outputs["anomalies"], label_key=data.label,
         group_key=data.group, feature_bounds=feature_bounds(config))
     validated = gate.outputs["validated_schema"]
-    trainers = [trainer(config, ingest.outputs["examples"], validated,
-                        config.trainer.mode, "Trainer")]
+    examples = ingest.outputs["examples"]
+    candidate = trainer(config, examples, validated, config.trainer.mode, "Trainer")
+    model = candidate.outputs["model"]
+    last_blessed = latest_blessed_model()
+    judge = evaluator(config, examples, model, validated, "Evaluator", gated=True,
+                      baseline_model=last_blessed.outputs["model"])
+    pusher = GatedPusher(
+        model=model, model_blessing=judge.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=config.resolved_push_destination)))
+    unconstrained = []
     if config.trainer.baseline and config.trainer.mode != "none":
-        trainers.append(trainer(config, ingest.outputs["examples"], validated, "none",
-                                "BaselineTrainer"))
+        baseline = trainer(config, examples, validated, "none", "BaselineTrainer")
+        unconstrained = [baseline, evaluator(
+            config, examples, baseline.outputs["model"], validated,
+            "UnconstrainedEvaluator", gated=False)]
+    report = FairnessReportGen(
+        evaluation=judge.outputs["evaluation"], blessing=judge.outputs["blessing"],
+        model=model, pushed_model=pusher.outputs["pushed_model"],
+        unconstrained_evaluation=(unconstrained[1].outputs["evaluation"]
+                                  if unconstrained else None),
+        label=config.data.label, group=config.data.group,
+        groups=json.dumps(config.evaluation.groups), pipeline=config.name,
+        split=EVAL_SPLIT, publish_dir=config.resolved_report_dir)
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,
         pipeline_root=config.resolved_pipeline_root,
-        components=[ingest, statistics, schema, validator, gate, *trainers],
+        components=[ingest, statistics, schema, validator, gate, candidate,
+                    *unconstrained, last_blessed, judge, pusher, report],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args))

@@ -1,0 +1,65 @@
+"""FairnessReportGen: writes report.json, report.html and PNGs after the Pusher."""
+
+import json
+import os
+from absl import logging
+from tfx import types
+from tfx.dsl.component.experimental.annotations import (InputArtifact,
+                                                         OutputArtifact, Parameter)
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types import standard_artifacts
+from tfx.types.system_artifacts import Metrics
+
+
+class FairnessReport(types.Artifact):
+    """A folder with report.json, report.html and the figures (PNG)."""
+    TYPE_NAME = "FairnessReport"
+    TYPE_ANNOTATION = Metrics
+
+
+@component
+def FairnessReportGen(  # pylint: disable=invalid-name
+        evaluation: InputArtifact[standard_artifacts.ModelEvaluation],
+        blessing: InputArtifact[standard_artifacts.ModelBlessing],
+        model: InputArtifact[standard_artifacts.Model],
+        pushed_model: InputArtifact[standard_artifacts.PushedModel],
+        report: OutputArtifact[FairnessReport],
+        label: Parameter[str],
+        group: Parameter[str],
+        groups: Parameter[str],
+        pipeline: Parameter[str],
+        unconstrained_evaluation: InputArtifact[
+            standard_artifacts.ModelEvaluation] = None,
+        split: Parameter[str] = "test",
+        publish_dir: Parameter[str] = "",
+) -> None:
+    """Builds the report from the Evaluators' TFMA outputs and the push record.
+
+    `groups`: JSON list of the group values. `publish_dir`: where a copy is kept at
+    a stable path (empty: only the artifact).
+    """
+    from fairgate import report as fairness_report  # heavy imports at run time
+
+    blessed = bool(blessing.get_int_custom_property("blessed"))
+    pushed = bool(pushed_model.get_int_custom_property("pushed"))
+    destination = (pushed_model.get_string_custom_property("pushed_destination")
+                   if pushed else "")
+    content = fairness_report.build(
+        pipeline=pipeline, evaluation_uri=evaluation.uri, blessed=blessed,
+        pushed=pushed, pushed_model_path=destination, label=label, group=group,
+        groups=json.loads(groups), split=split, model_uri=model.uri,
+        unconstrained_evaluation_uri=(unconstrained_evaluation.uri
+                                      if unconstrained_evaluation else ""))
+    content["new_push"] = bool(pushed_model.get_int_custom_property(
+        "fairgate_new_push"))
+    fairness_report.write(content, report.uri)
+    report.set_int_custom_property("blessed", int(blessed))
+    report.set_int_custom_property("pushed", int(pushed))
+    verdict = "BLESSED" if blessed else "NOT BLESSED"
+    logging.info("Fairness report: %s, %s. %s", verdict,
+                 "pushed" if pushed else "not pushed",
+                 " ".join(content["verdict"]["reasons"]))
+    if publish_dir:
+        path = fairness_report.publish(report.uri, publish_dir)
+        logging.info("Fairness report published to %s",
+                     os.path.join(path, fairness_report.REPORT_HTML))

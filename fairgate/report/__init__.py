@@ -1,0 +1,105 @@
+"""The fairness report: report.json (the verdict and every number behind it),
+report.html and its PNG figures. Built from the Evaluators' TFMA outputs, the
+blessing, the Pusher's output and the Trainer's record of its snapshots."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from typing import Any, Dict, List, Optional
+
+from fairgate.report import collect, html, plots
+
+REPORT_JSON = "report.json"
+REPORT_HTML = "report.html"
+
+
+def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
+          pushed_model_path: str, label: str, group: str, groups: List[Any],
+          split: str, model_uri: str = "",
+          unconstrained_evaluation_uri: str = "") -> Dict[str, Any]:
+    evaluation = collect.Evaluation(evaluation_uri)
+    group_names = [str(g) for g in groups]
+    sizes = collect.group_sizes(evaluation, group, group_names,
+                                evaluation.candidate_name)
+    check_list = collect.checks(evaluation)
+    models = {"candidate": {
+        "description": "the constrained model the Evaluator judged",
+        "rates": collect.group_rates(evaluation, group, evaluation.candidate_name)}}
+    if unconstrained_evaluation_uri:
+        unconstrained = collect.Evaluation(unconstrained_evaluation_uri)
+        models["unconstrained"] = {
+            "description": "the same model trained without fairness constraints",
+            "rates": collect.group_rates(unconstrained, group,
+                                         unconstrained.candidate_name)}
+    if evaluation.baseline_name is not None:
+        models["baseline"] = {
+            "description": "the last blessed model",
+            "rates": collect.group_rates(evaluation, group, evaluation.baseline_name)}
+    reasons = collect.reasons(check_list, sizes, group)
+    if not blessed and not reasons:
+        reasons = ["the Evaluator did not bless the model (see validations in "
+                   f"{evaluation_uri})"]
+    return {
+        "pipeline": pipeline,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "verdict": {"blessed": blessed, "pushed": pushed,
+                    "pushed_model_path": pushed_model_path or None,
+                    "reasons": reasons},
+        "label": label, "group": group, "split": split,
+        "group_sizes": sizes,
+        "checks": check_list,
+        "models": models,
+        "training": collect.training_history(model_uri) if model_uri else None,
+        "evaluation_uri": evaluation_uri,
+        "figures": {},
+    }
+
+
+def write(report: Dict[str, Any], out_dir: str) -> Dict[str, Any]:
+    """Writes report.json, report.html and the PNGs into out_dir."""
+    os.makedirs(out_dir, exist_ok=True)
+    thresholds = [f"{t:.2f}" for t in collect.REPORT_THRESHOLDS]
+    group_only = {label: {s: r for s, r in model["rates"].items()
+                          if s != collect.OVERALL}
+                  for label, model in report["models"].items()}
+    figures = {}
+    bars = plots.group_rate_bars(group_only, thresholds,
+                                 os.path.join(out_dir, "group_rates.png"))
+    if bars:
+        figures["group_rates"] = bars
+    if report.get("training"):
+        curve = plots.training_violation(report["training"],
+                                         os.path.join(out_dir, "training.png"))
+        if curve:
+            figures["training"] = curve
+    report["figures"] = figures
+    with open(os.path.join(out_dir, REPORT_JSON), "w") as f:
+        json.dump(report, f, indent=2, allow_nan=False, default=_no_nan)
+    with open(os.path.join(out_dir, REPORT_HTML), "w") as f:
+        f.write(html.render(report))
+    return report
+
+
+def _no_nan(value):
+    raise TypeError(f"report value {value!r} is not JSON")
+
+
+def publish(report_dir: str, stable_dir: str) -> str:
+    """Copies the report to stable_dir, replacing the previous one in one rename
+    (a reader sees the old report or the new one, never a mix)."""
+    stable_dir = os.path.abspath(stable_dir)
+    parent = os.path.dirname(stable_dir)
+    os.makedirs(parent, exist_ok=True)
+    incoming = f"{stable_dir}.incoming-{os.getpid()}"
+    shutil.rmtree(incoming, ignore_errors=True)
+    shutil.copytree(report_dir, incoming)
+    old: Optional[str] = None
+    if os.path.exists(stable_dir):
+        old = f"{stable_dir}.old-{os.getpid()}"
+        os.rename(stable_dir, old)
+    os.rename(incoming, stable_dir)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+    return stable_dir

@@ -1,0 +1,92 @@
+"""report.html: the verdict, the checks, per-group rates and the figures, readable
+in a browser with nothing else than the PNGs beside it."""
+from __future__ import annotations
+
+import html
+from typing import Any, Dict
+
+STYLE = """
+body { font-family: sans-serif; margin: 2em; max-width: 70em; color: #222; }
+.verdict { padding: 0.8em 1.2em; border-radius: 6px; font-size: 1.4em; }
+.blessed { background: #d9f0d3; border: 2px solid #1b7837; }
+.rejected { background: #fddbc7; border: 2px solid #b2182b; }
+table { border-collapse: collapse; margin: 0.8em 0; }
+td, th { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: right; }
+th { background: #eee; } td.name { text-align: left; }
+.fail { color: #b2182b; font-weight: bold; } .pass { color: #1b7837; }
+"""
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "&ndash;"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return html.escape(str(value))
+
+
+def _bound(bound: Dict[str, float]) -> str:
+    return " and ".join(("&ge; " if side == "lower" else "&le; ") + f"{limit:g}"
+                        for side, limit in bound.items())
+
+
+def render(report: Dict[str, Any]) -> str:
+    verdict = report["verdict"]
+    if verdict["blessed"] and verdict["pushed"]:
+        headline, css = "BLESSED and PUSHED", "blessed"
+    elif verdict["blessed"]:
+        headline, css = "BLESSED, not pushed", "blessed"
+    else:
+        headline, css = "NOT BLESSED: not pushed", "rejected"
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'>"
+             f"<title>fairgate report: {html.escape(report['pipeline'])}</title>"
+             f"<style>{STYLE}</style></head><body>",
+             f"<h1>Fairness report: {html.escape(report['pipeline'])}</h1>",
+             f"<div id='verdict' class='verdict {css}'>{headline}</div>"]
+    if verdict.get("pushed_model_path"):
+        parts.append(f"<p>Pushed model: <code>{html.escape(verdict['pushed_model_path'])}"
+                     "</code></p>")
+    if verdict["reasons"]:
+        parts.append("<h2>Why not</h2><ul id='reasons'>" + "".join(
+            f"<li>{html.escape(r)}</li>" for r in verdict["reasons"]) + "</ul>")
+    parts.append(f"<p>Measured on the <b>{html.escape(report['split'])}</b> split "
+                 f"(the Trainer chose its iterate on another split). Group feature "
+                 f"<b>{html.escape(report['group'])}</b>, label "
+                 f"<b>{html.escape(report['label'])}</b>.</p>")
+    parts.append("<h2>Gates</h2><table id='checks'><tr><th>check</th><th>slice</th>"
+                 "<th>value</th><th>bound</th><th>result</th><th>note</th></tr>")
+    for check in report["checks"]:
+        result = ("<span class='pass'>pass</span>" if check["passed"]
+                  else "<span class='fail'>FAIL</span>")
+        parts.append(f"<tr><td class='name'>{html.escape(check['name'])}</td>"
+                     f"<td class='name'>{html.escape(check['slice'])}</td>"
+                     f"<td>{_fmt(check['value'])}</td><td>{_bound(check['bound'])}</td>"
+                     f"<td>{result}</td>"
+                     f"<td class='name'>{html.escape(check.get('note', ''))}</td></tr>")
+    parts.append("</table>")
+    for figure in report["figures"].values():
+        parts.append(f"<p><img src='{html.escape(figure)}' alt='{html.escape(figure)}'"
+                     " style='max-width:100%'></p>")
+    parts.append("<h2>Per-group rates</h2>")
+    for label, model in report["models"].items():
+        parts.append(f"<h3>{html.escape(label)}</h3>")
+        if model.get("description"):
+            parts.append(f"<p>{html.escape(model['description'])}</p>")
+        parts.append("<table><tr><th>slice</th><th>threshold</th><th>examples</th>"
+                     "<th>accuracy</th><th>FPR</th><th>FNR</th></tr>")
+        for slice_, per_threshold in model["rates"].items():
+            for threshold, rates in per_threshold.items():
+                parts.append(
+                    f"<tr><td class='name'>{html.escape(slice_)}</td><td>{threshold}</td>"
+                    f"<td>{_fmt(rates['examples'])}</td><td>{_fmt(rates['accuracy'])}</td>"
+                    f"<td>{_fmt(rates['false_positive_rate'])}</td>"
+                    f"<td>{_fmt(rates['false_negative_rate'])}</td></tr>")
+        parts.append("</table>")
+    training = report.get("training")
+    if training:
+        parts.append(f"<h2>Training</h2><p>Constraints: "
+                     f"{html.escape('; '.join(training.get('constraints', [])) or 'none')}."
+                     f" Chosen snapshot: step {training.get('chosen_step')} of "
+                     f"{len(training.get('candidates', []))} candidates.</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,79 @@
+"""The report's figures, as PNG files (matplotlib, no display needed)."""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Optional
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+COLOURS = {"candidate": "#1b7837", "unconstrained": "#b2182b", "baseline": "#2166ac"}
+RATES = (("false_positive_rate", "False positive rate"),
+         ("false_negative_rate", "False negative rate"))
+
+
+def group_rate_bars(models: Dict[str, Dict[str, Any]], thresholds: List[str],
+                    path: str) -> Optional[str]:
+    """FPR and FNR per group at each threshold, one bar per model.
+
+    `models`: {model label: {slice: {threshold: {rate: value}}}} (group slices only).
+    """
+    slices = sorted({s for rates in models.values() for s in rates})
+    if not slices or not thresholds:
+        return None
+    fig, axes = plt.subplots(len(RATES), len(thresholds), squeeze=False,
+                             figsize=(4.2 * len(thresholds), 3.4 * len(RATES)),
+                             sharey="row")
+    width = 0.8 / max(len(models), 1)
+    for row, (rate, title) in enumerate(RATES):
+        for col, threshold in enumerate(thresholds):
+            ax = axes[row][col]
+            for i, (label, rates) in enumerate(models.items()):
+                values = [(rates.get(s, {}).get(threshold, {}).get(rate) or 0.0)
+                          for s in slices]
+                positions = [x + (i - (len(models) - 1) / 2) * width
+                             for x in range(len(slices))]
+                ax.bar(positions, values, width, label=label,
+                       color=COLOURS.get(label, None))
+            ax.set_xticks(range(len(slices)), slices)
+            ax.set_title(f"{title} @ {threshold}")
+            ax.set_ylim(0, 1)
+            ax.grid(axis="y", alpha=0.3)
+    axes[0][0].legend(loc="upper left", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return os.path.basename(path)
+
+
+def training_violation(history: Dict[str, Any], path: str) -> Optional[str]:
+    """Max constraint violation and eval objective at each snapshot; the chosen one
+    marked."""
+    candidates = history.get("candidates") or []
+    if not candidates:
+        return None
+    steps = [c["step"] for c in candidates]
+    violation = [max(c["violations"], default=0.0) for c in candidates]
+    objective = [c["objective"] for c in candidates]
+    chosen = history.get("chosen_index")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    top.plot(steps, violation, marker=".", color="#b2182b")
+    top.axhline(0.0, color="black", linewidth=0.8)
+    top.set_ylabel("max constraint violation")
+    top.set_title("Constraint violation over training (eval split; <= 0 is feasible)")
+    bottom.plot(steps, objective, marker=".", color="#2166ac")
+    bottom.set_ylabel("objective (error rate)")
+    bottom.set_xlabel("training step")
+    if chosen is not None and 0 <= chosen < len(steps):
+        for ax, series in ((top, violation), (bottom, objective)):
+            ax.scatter([steps[chosen]], [series[chosen]], s=120, facecolors="none",
+                       edgecolors="black", linewidths=2, zorder=3, label="chosen")
+        top.legend(loc="upper right", fontsize="small")
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return os.path.basename(path)
