@@ -10,12 +10,14 @@ def make_config(tmp_path, **data):
         "data": data,
         "pipeline_root": os.path.join(str(tmp_path), "root"),
         "metadata_path": os.path.join(str(tmp_path), "metadata.sqlite"),
+        "push_destination": os.path.join(str(tmp_path), "serving"),
+        "report_dir": os.path.join(str(tmp_path), "report"),
     }, origin=os.path.join(str(tmp_path), "config.yaml"))
 
 
-def run(config):
+def run(config, enable_cache=False):
     from pipeline import local_runner
-    local_runner.run(config, enable_cache=False)
+    local_runner.run(config, enable_cache=enable_cache)
 
 
 def outputs(config):

@@ -24,8 +24,10 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
     sizes = collect.group_sizes(evaluation, group, group_names,
                                 evaluation.candidate_name)
     check_list = collect.checks(evaluation)
+    training = collect.training_history(model_uri) if model_uri else None
+    mode = (training or {}).get("mode", "unknown")
     models = {"candidate": {
-        "description": "the constrained model the Evaluator judged",
+        "description": f"the model the Evaluator judged (trainer mode: {mode})",
         "rates": collect.group_rates(evaluation, group, evaluation.candidate_name)}}
     if unconstrained_evaluation_uri:
         unconstrained = collect.Evaluation(unconstrained_evaluation_uri)
@@ -49,12 +51,22 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
                     "reasons": reasons},
         "label": label, "group": group, "split": split,
         "group_sizes": sizes,
+        # None: no blessed model yet, so the change gates (vs the last blessed
+        # model) were not applied.
+        "baseline_model": baseline_uri(evaluation_uri) if evaluation.baseline_name
+        is not None else None,
         "checks": check_list,
         "models": models,
-        "training": collect.training_history(model_uri) if model_uri else None,
+        "training": training,
         "evaluation_uri": evaluation_uri,
         "figures": {},
     }
+
+
+def baseline_uri(evaluation_uri: str) -> Optional[str]:
+    from tensorflow_model_analysis.writers import eval_config_writer
+    locations = eval_config_writer.load_eval_run(evaluation_uri)[3] or {}
+    return locations.get("baseline")
 
 
 def write(report: Dict[str, Any], out_dir: str) -> Dict[str, Any]:

@@ -101,7 +101,7 @@ def group_rates(evaluation: Evaluation, group: str, model_name: str
             total = matrix["tp"] + matrix["fp"] + matrix["tn"] + matrix["fn"]
             fi = f"@{threshold:.2f}"
             per_threshold[f"{threshold:.2f}"] = {
-                "examples": total,
+                "examples": int(total),
                 "accuracy": (matrix["tp"] + matrix["tn"]) / total if total else None,
                 # FairnessIndicators' own values, as TFMA reports them.
                 "false_positive_rate": _number(evaluation.value(
@@ -138,8 +138,8 @@ def _bound(threshold) -> Dict[str, float]:
 def checks(evaluation: Evaluation) -> List[Dict[str, Any]]:
     """Every gate of the EvalConfig with the candidate's value and TFMA's verdict.
 
-    Change gates are listed as skipped (passed, value None) when there was no
-    blessed baseline to compare with: TFMA does not apply them then.
+    Without a blessed baseline (the first blessing) TFMA drops the change gates
+    from the config it runs, so they are not listed; the report says so.
     """
     config = evaluation.config
     failed = _failed_keys(evaluation)
@@ -163,8 +163,6 @@ def checks(evaluation: Evaluation) -> List[Dict[str, Any]]:
                     "value": value, "bound": _bound(threshold),
                     "passed": (slice_, key) not in failed,
                 }
-                if change and evaluation.baseline_name is None:
-                    check["note"] = "no blessed baseline yet: not applied"
                 if (slice_, key) in failed and failed[(slice_, key)].strip():
                     check["note"] = " ".join(failed[(slice_, key)].split())
                 result.append(check)

@@ -21,7 +21,8 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "&ndash;"
     if isinstance(value, float):
-        return f"{value:.4f}"
+        return f"{value:.0f}" if value.is_integer() and abs(value) >= 1 else \
+            f"{value:.4f}"
     return html.escape(str(value))
 
 
@@ -53,6 +54,13 @@ def render(report: Dict[str, Any]) -> str:
                  f"(the Trainer chose its iterate on another split). Group feature "
                  f"<b>{html.escape(report['group'])}</b>, label "
                  f"<b>{html.escape(report['label'])}</b>.</p>")
+    if report.get("baseline_model"):
+        parts.append("<p>Compared with the last blessed model: <code>"
+                     f"{html.escape(report['baseline_model'])}</code>.</p>")
+    else:
+        parts.append("<p>No model was blessed before this one: the gates against "
+                     "the last blessed model (no accuracy drop, no larger gap) were "
+                     "not applied.</p>")
     parts.append("<h2>Gates</h2><table id='checks'><tr><th>check</th><th>slice</th>"
                  "<th>value</th><th>bound</th><th>result</th><th>note</th></tr>")
     for check in report["checks"]:
