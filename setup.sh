@@ -2,6 +2,7 @@
 # Creates (or refreshes) fairgate's virtual environment with the pinned TFX 1.16 stack.
 #
 #   bash setup.sh            # venv at ./.venv (or $FAIRGATE_VENV)
+#   bash setup.sh --test     # also Debian's chromium, for the report's browser test
 #
 # Idempotent: when requirements.lock, the extra pins and pyproject.toml are unchanged
 # since the last successful run, it only checks the stamp and exits (seconds).
@@ -30,6 +31,27 @@ find_python310() {
   done
   return 1
 }
+
+install_chromium() {
+  if command -v chromium >/dev/null 2>&1; then return 0; fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "ERROR: the tests need Chromium (headless) and apt-get is not available; install"
+    log "chromium with your package manager, then run this again."
+    exit 1
+  fi
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  log "installing Debian's chromium for the report's browser test (about 30 s)"
+  $sudo apt-get install -y -qq chromium >/dev/null 2>&1 || {
+    $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq chromium >/dev/null; }
+  log "chromium: $(chromium --version 2>/dev/null || echo 'not found')"
+}
+
+case "${1:-}" in
+  --test) install_chromium ;;
+  "") ;;
+  *) log "ERROR: unknown option '$1' (usage: bash setup.sh [--test])"; exit 2 ;;
+esac
 
 want="$(cat "$here/requirements.lock" "$here/requirements-nodeps.txt" "$here/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/python" ]; then

@@ -1,11 +1,19 @@
-"""The `fairgate` command: run the pipeline, prepare the embedded dataset."""
+"""The `fairgate` command: run the pipeline, print the last verdict, compile for
+Kubeflow, prepare the embedded dataset.
+
+Exit codes: 0 the model was pushed (or is already in serving); 3 the run finished
+but the model was not blessed, so nothing was pushed; 2 bad input or config,
+nothing ran; 1 a component failed.
+"""
 from __future__ import annotations
 
 import os
 
 # Before anything imports TensorFlow: TFCO and TFMA need tf-keras (Keras 2) as tf.keras.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# 3: TF's C++ start-up chatter (CUDA plugin registration on a CPU machine) stays
+# out of the terminal; Python errors still reach it and the run log.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
@@ -14,8 +22,14 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
+# google-api-core warns about Python 3.10 at import; TFX 1.16 requires 3.10.
+warnings.filterwarnings("ignore", category=FutureWarning)
+
 _PROGRESS = re.compile(r"Component (\S+) is (running|finished)|Chose snapshot|"
-                       r"CelebAExampleGen: |DataValidationGate: |Generating (\d+|the embedded)")
+                       r"CelebAExampleGen: |DataValidationGate: |Generating (\d+|the embedded)"
+                       r"|Fairness report: |Model pushed to|already pushed as")
+
+EXIT_PUSHED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_PUSHED = 0, 1, 2, 3
 
 
 class _ProgressFilter(logging.Filter):
@@ -52,28 +66,27 @@ def _run(args) -> int:
         config = config_lib.load(args.config)
     except ConfigError as error:
         print(f"fairgate: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     log_file = os.path.abspath(os.path.join(config.work_dir, "run.log"))
     _setup_logging(log_file)
     print(f"fairgate: running '{config.name}' ({config.data.source}) with the "
           f"{args.runner} runner; full log: {log_file}", file=sys.stderr)
     from fairgate.preflight import InputError
     from fairgate.celeba_layout import DatasetNotFoundError
-    from pipeline import local_runner
+    from pipeline import runners
     start = time.time()
     try:
-        local_runner.run(config)
+        runners.run(config, args.runner)
     except (InputError, DatasetNotFoundError) as error:
         print(f"fairgate: bad input, nothing ran: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except Exception as error:  # a component failed; its own message says why
         print(f"fairgate: the run failed after {time.time() - start:.0f}s: "
               f"{_root_message(error)}\nfull log: {log_file}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     outputs = artifacts.latest_outputs(config.resolved_metadata_path,
                                        config.resolved_pipeline_root)
-    print(f"fairgate: run finished in {time.time() - start:.0f}s; data validated, "
-          "models trained.")
+    print(f"fairgate: run finished in {time.time() - start:.0f}s.")
     print("artifacts:")
     for component in sorted(outputs):
         for output, uri in sorted(outputs[component].items()):
@@ -82,9 +95,46 @@ def _run(args) -> int:
         model = outputs.get(component, {}).get("model")
         if model:
             print(f"{component}: {_selection_summary(model)}")
-    print("note: evaluation (TFMA) and the gated push are not wired in yet; no model "
-          "is pushed.")
-    return 0
+    report_uri = outputs.get("FairnessReportGen", {}).get("report")
+    if not report_uri:
+        print("fairgate: the run wrote no fairness report", file=sys.stderr)
+        return EXIT_FAILED
+    return _print_verdict(os.path.join(report_uri, "report.json"),
+                          config.resolved_report_dir)
+
+
+def _print_verdict(report_json: str, report_dir: str) -> int:
+    import json
+    with open(report_json) as f:
+        report = json.load(f)
+    verdict = report["verdict"]
+    if verdict["blessed"] and verdict["pushed"]:
+        how = "pushed" if report.get("new_push", True) else "already in serving"
+        print(f"VERDICT: BLESSED, {how}: {verdict['pushed_model_path']}")
+    elif verdict["blessed"]:
+        print("VERDICT: BLESSED but not pushed")
+    else:
+        print("VERDICT: NOT BLESSED, not pushed. Why:")
+        for reason in verdict["reasons"]:
+            print(f"  - {reason}")
+    print(f"report: {os.path.join(report_dir, 'report.html')} (and report.json)")
+    return EXIT_PUSHED if verdict["pushed"] else EXIT_NOT_PUSHED
+
+
+def _report(args) -> int:
+    from fairgate import config as config_lib
+    from fairgate.config import ConfigError
+    try:
+        config = config_lib.load(args.config)
+    except ConfigError as error:
+        print(f"fairgate: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    report_json = os.path.join(config.resolved_report_dir, "report.json")
+    if not os.path.exists(report_json):
+        print(f"fairgate: no report at {report_json}: run `fairgate run` first",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return _print_verdict(report_json, config.resolved_report_dir)
 
 
 def _selection_summary(model_uri: str) -> str:
@@ -123,8 +173,14 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the pipeline (default: embedded demo)")
     run.add_argument("--config", help="YAML run config (default: the embedded demo)")
-    run.add_argument("--runner", choices=["local"], default="local")
+    run.add_argument("--runner", choices=["local", "beam"], default="local",
+                     help="local: LocalDagRunner; beam: BeamDagRunner (both in this "
+                     "machine, ML Metadata in SQLite)")
     run.set_defaults(func=_run)
+    report = commands.add_parser("report", help="print the last verdict and the "
+                                 "report's path (exit code as for run)")
+    report.add_argument("--config", help="YAML run config (default: the embedded demo)")
+    report.set_defaults(func=_report)
     prep = commands.add_parser("prepare-embedded",
                                help="generate the embedded CelebA-format dataset")
     prep.add_argument("--data-dir", default=".fairgate/tensorflow_datasets")

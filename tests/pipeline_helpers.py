@@ -16,8 +16,8 @@ def make_config(tmp_path, **data):
 
 
 def run(config, enable_cache=False):
-    from pipeline import local_runner
-    local_runner.run(config, enable_cache=enable_cache)
+    from pipeline import runners
+    runners.run(config, "local", enable_cache=enable_cache)
 
 
 def outputs(config):

@@ -60,6 +60,7 @@ def test_csv_dataset_runs_through_config_alone(tmp_path):
     write_csv(csv_dir / "data.csv", rows=600, label="approved", group="region")
     config = helpers.make_config(tmp_path, source="csv", input_base=str(csv_dir),
                                  label="approved", group="region")
+    config.evaluation.groups = ["north", "south"]
     config.trainer.constraints = {"constraints": [
         {"rate": "false_positive_rate", "group": "south", "upper_bound": 0.2}]}
     config.trainer.train_steps = 50

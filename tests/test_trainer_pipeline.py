@@ -30,7 +30,10 @@ def trained(tmp_path_factory):
     config.trainer.snapshot_every = 100
     helpers.run(config)
     outputs = helpers.outputs(config)
-    return {name: outputs[name]["model"] for name in ("Trainer", "BaselineTrainer")}
+    trained = {name: outputs[name]["model"] for name in ("Trainer", "BaselineTrainer")}
+    trained["outputs"] = outputs
+    trained["config"] = config
+    return trained
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +75,7 @@ def test_constrained_model_meets_its_bound_where_the_baseline_does_not(trained, 
 
 
 def test_selection_reads_eval_never_test(trained):
-    for uri in trained.values():
+    for uri in (trained["Trainer"], trained["BaselineTrainer"]):
         record = json.load(open(os.path.join(uri, "candidates.json")))
         assert record["measured_on"]
         assert all("Split-eval" in p for p in record["measured_on"])
@@ -108,3 +111,22 @@ def test_tensorboard_logs_are_written(trained):
     assert events, f"no TensorBoard event files in {model_run}"
     settings = json.load(open(os.path.join(model_run, "settings.json")))
     assert settings["mode"] == "tfco"
+
+
+def test_evaluators_measure_the_test_split_and_the_report_compares_models(trained):
+    from tensorflow_model_analysis.writers import eval_config_writer
+    outputs = trained["outputs"]
+    for evaluator, model in (("Evaluator", "Trainer"),
+                             ("UnconstrainedEvaluator", "BaselineTrainer")):
+        _, data_location, _, models = eval_config_writer.load_eval_run(
+            outputs[evaluator]["evaluation"])
+        assert "Split-test" in data_location, data_location
+        assert all(path.startswith(trained[model]) for path in models.values())
+    report = json.load(open(os.path.join(
+        trained["config"].resolved_report_dir, "report.json")))
+    rates = report["models"]
+    assert set(rates) == {"candidate", "unconstrained"}  # no blessed model before
+    fpr = {label: rates[label]["rates"]["Young=0"]["0.50"]["false_positive_rate"]
+           for label in rates}
+    assert fpr["candidate"] < fpr["unconstrained"]  # as on the held-out faces
+    assert report["training"]["mode"] == "tfco"

@@ -42,6 +42,7 @@ def test_gap_constraint_closes_the_group_fpr_gap(tmp_path):
     write_biased_csv(tmp_path / "csv" / "train.csv", 8000, seed=0)
     config = helpers.make_config(tmp_path, source="csv", input_base=str(tmp_path / "csv"),
                                  label="approved", group="region")
+    config.evaluation.groups = ["north", "south"]
     config.trainer.constraints = {"constraints": [
         {"gap": "false_positive_rate", "groups": ["north", "south"], "max_gap": MAX_GAP}]}
     config.trainer.train_steps = 2000
