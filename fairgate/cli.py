@@ -161,6 +161,21 @@ def _root_message(error: BaseException) -> str:
     return message if len(message) < 4000 else message[:4000] + " ..."
 
 
+def _compile(args) -> int:
+    from fairgate import config as config_lib
+    from fairgate.config import ConfigError
+    try:
+        config = config_lib.load(args.config)
+        from pipeline import kubeflow_runner
+        path = kubeflow_runner.compile_spec(config, args.output, image=args.image)
+    except ConfigError as error:
+        print(f"fairgate: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"fairgate: wrote the Kubeflow Pipelines v2 spec to {path} (image "
+          f"{args.image or config.kubeflow.image}); submit it as deploy/README.md shows")
+    return 0
+
+
 def _prepare(args) -> int:
     from fairgate import embedded_celeba
     builder = embedded_celeba.prepare(args.data_dir, args.num_examples, args.seed)
@@ -181,6 +196,14 @@ def main(argv=None) -> int:
                                  "report's path (exit code as for run)")
     report.add_argument("--config", help="YAML run config (default: the embedded demo)")
     report.set_defaults(func=_report)
+    compile_ = commands.add_parser("compile", help="compile the pipeline for Kubeflow "
+                                   "Pipelines (KFP v2 JSON)")
+    compile_.add_argument("--runner", choices=["kubeflow"], default="kubeflow")
+    compile_.add_argument("--config", help="YAML run config; pipeline_root and "
+                          "push_destination must be URIs the cluster shares")
+    compile_.add_argument("--output", default="pipeline.json")
+    compile_.add_argument("--image", help="project image (default: kubeflow.image)")
+    compile_.set_defaults(func=_compile)
     prep = commands.add_parser("prepare-embedded",
                                help="generate the embedded CelebA-format dataset")
     prep.add_argument("--data-dir", default=".fairgate/tensorflow_datasets")

@@ -16,6 +16,13 @@ import yaml
 SOURCES = ("embedded_celeba", "tfds", "csv", "tfrecord")
 
 
+def resolve_path(path: str) -> str:
+    """Local paths become absolute; URIs (gs://, s3://, ...) are kept as written."""
+    if "://" in path:
+        return path
+    return os.path.abspath(os.path.expanduser(path))
+
+
 class ConfigError(ValueError):
     """The configuration file is invalid; the message names the key and the file."""
 
@@ -91,8 +98,15 @@ class EvaluationConfig:
 
     def resolved_eval_config(self, source: str) -> str:
         from fairgate import eval_config  # deferred: pulls in TFMA
-        return os.path.abspath(self.eval_config) if self.eval_config else \
+        return resolve_path(self.eval_config) if self.eval_config else \
             eval_config.default_path(source)
+
+
+@dataclasses.dataclass
+class KubeflowConfig:
+    # The project image (deploy/Dockerfile) every component runs in; the Trainer's
+    # run_fn and the gate metrics are imported from it by name.
+    image: str = "fairgate:latest"
 
 
 @dataclasses.dataclass
@@ -112,6 +126,7 @@ class Config:
     beam_args: List[str] = dataclasses.field(
         default_factory=lambda: ["--direct_running_mode=in_memory",
                                  "--direct_num_workers=1"])
+    kubeflow: KubeflowConfig = dataclasses.field(default_factory=lambda: KubeflowConfig())
     source_file: str = ""  # where this config was read from (set by `load`)
 
     @property
@@ -120,17 +135,17 @@ class Config:
 
     @property
     def resolved_pipeline_root(self) -> str:
-        return os.path.abspath(self.pipeline_root or
+        return resolve_path(self.pipeline_root or
                                os.path.join(self.work_dir, "pipeline_root"))
 
     @property
     def resolved_push_destination(self) -> str:
-        return os.path.abspath(self.push_destination or
+        return resolve_path(self.push_destination or
                                os.path.join(self.work_dir, "serving"))
 
     @property
     def resolved_report_dir(self) -> str:
-        return os.path.abspath(self.report_dir or os.path.join(self.work_dir, "report"))
+        return resolve_path(self.report_dir or os.path.join(self.work_dir, "report"))
 
     @property
     def resolved_metadata_path(self) -> str:

@@ -13,7 +13,6 @@ folders, ImportExampleGen for TFRecords of tf.Examples.
 from __future__ import annotations
 
 import json
-import os
 from typing import Optional
 
 from tfx import v1 as tfx
@@ -24,7 +23,7 @@ from components.data_gate import DataValidationGate
 from components.fairness_report import FairnessReportGen
 from components.gated_pusher import GatedPusher
 from fairgate import embedded_celeba, eval_config
-from fairgate.config import Config
+from fairgate.config import Config, resolve_path
 
 # Hash split of a single input folder: train / eval / test = 8 : 1 : 1.
 _HASH_SPLIT = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
@@ -39,16 +38,16 @@ def example_gen(config: Config):
     if data.source == "embedded_celeba":
         dataset = embedded_celeba.config_for(data.num_examples, data.seed).name
         return CelebAExampleGen(
-            data_dir=os.path.abspath(os.path.expanduser(data.data_dir)),
+            data_dir=resolve_path(data.data_dir),
             dataset=f"{embedded_celeba.NAME}/{dataset}", image_size=data.image_size,
             embedded_num_examples=data.num_examples, embedded_seed=data.seed)
     if data.source == "tfds":
         return CelebAExampleGen(
-            data_dir=os.path.abspath(os.path.expanduser(data.data_dir)),
+            data_dir=resolve_path(data.data_dir),
             dataset=data.dataset, image_size=data.image_size)
     component = {"csv": tfx.components.CsvExampleGen,
                  "tfrecord": tfx.components.ImportExampleGen}[data.source]
-    input_base = os.path.abspath(os.path.expanduser(data.input_base))
+    input_base = resolve_path(data.input_base)
     if data.splits:
         return component(input_base=input_base, input_config=tfx.proto.Input(splits=[
             tfx.proto.Input.Split(name=name, pattern=data.splits[name])
@@ -125,13 +124,16 @@ def latest_blessed_model():
 
 def create_pipeline(config: Config,
                     metadata_connection_config: Optional[object] = None,
-                    enable_cache: bool = True) -> tfx.dsl.Pipeline:
+                    enable_cache: bool = True,
+                    report_dir: Optional[str] = None) -> tfx.dsl.Pipeline:
+    """The DAG for `config`. report_dir: where the report is also copied (None:
+    config.resolved_report_dir; "": nowhere, the artifact only)."""
     data = config.data
     ingest = example_gen(config)
     statistics = tfx.components.StatisticsGen(examples=ingest.outputs["examples"])
     if data.schema_file:
         schema = tfx.components.ImportSchemaGen(
-            schema_file=os.path.abspath(data.schema_file))
+            schema_file=resolve_path(data.schema_file))
     else:
         # Inferred from train only: a dirty eval split must not widen the schema.
         schema = tfx.components.SchemaGen(
@@ -168,7 +170,8 @@ def create_pipeline(config: Config,
                                   if unconstrained else None),
         label=config.data.label, group=config.data.group,
         groups=json.dumps(config.evaluation.groups), pipeline=config.name,
-        split=EVAL_SPLIT, publish_dir=config.resolved_report_dir)
+        split=EVAL_SPLIT,
+        publish_dir=config.resolved_report_dir if report_dir is None else report_dir)
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,
         pipeline_root=config.resolved_pipeline_root,

@@ -113,14 +113,23 @@ def test_tensorboard_logs_are_written(trained):
     assert settings["mode"] == "tfco"
 
 
+def _count(examples_uri, split):
+    files = glob.glob(os.path.join(examples_uri, f"Split-{split}", "*"))
+    return sum(1 for _ in tf.data.TFRecordDataset(files, compression_type="GZIP"))
+
+
 def test_evaluators_measure_the_test_split_and_the_report_compares_models(trained):
     from tensorflow_model_analysis.writers import eval_config_writer
+    from fairgate.report import collect
     outputs = trained["outputs"]
+    examples = outputs["CelebAExampleGen"]["examples"]
+    test_size, eval_size = _count(examples, "test"), _count(examples, "eval")
+    assert test_size != eval_size
     for evaluator, model in (("Evaluator", "Trainer"),
                              ("UnconstrainedEvaluator", "BaselineTrainer")):
-        _, data_location, _, models = eval_config_writer.load_eval_run(
-            outputs[evaluator]["evaluation"])
-        assert "Split-test" in data_location, data_location
+        evaluation = collect.Evaluation(outputs[evaluator]["evaluation"])
+        assert evaluation.value(collect.OVERALL, "example_count", "") == test_size
+        models = eval_config_writer.load_eval_run(outputs[evaluator]["evaluation"])[3]
         assert all(path.startswith(trained[model]) for path in models.values())
     report = json.load(open(os.path.join(
         trained["config"].resolved_report_dir, "report.json")))

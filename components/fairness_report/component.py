@@ -2,6 +2,7 @@
 
 import json
 import os
+import tempfile
 from absl import logging
 from tfx import types
 from tfx.dsl.component.experimental.annotations import (InputArtifact,
@@ -13,7 +14,7 @@ from tfx.types.system_artifacts import Metrics
 
 class FairnessReport(types.Artifact):
     """A folder with report.json, report.html and the figures (PNG)."""
-    TYPE_NAME = "FairnessReport"
+    TYPE_NAME = "fairgate.FairnessReport"  # namespaced, as KFP v2 requires
     TYPE_ANNOTATION = Metrics
 
 
@@ -52,7 +53,11 @@ def FairnessReportGen(  # pylint: disable=invalid-name
                                       if unconstrained_evaluation else ""))
     content["new_push"] = bool(pushed_model.get_int_custom_property(
         "fairgate_new_push"))
-    fairness_report.write(content, report.uri)
+    # Written locally, then copied when the artifact lives on object storage.
+    local_dir = report.uri if "://" not in report.uri else tempfile.mkdtemp()
+    fairness_report.write(content, local_dir)
+    if local_dir != report.uri:
+        fairness_report.publish(local_dir, report.uri)
     report.set_int_custom_property("blessed", int(blessed))
     report.set_int_custom_property("pushed", int(pushed))
     verdict = "BLESSED" if blessed else "NOT BLESSED"
@@ -60,6 +65,6 @@ def FairnessReportGen(  # pylint: disable=invalid-name
                  "pushed" if pushed else "not pushed",
                  " ".join(content["verdict"]["reasons"]))
     if publish_dir:
-        path = fairness_report.publish(report.uri, publish_dir)
+        path = fairness_report.publish(local_dir, publish_dir)
         logging.info("Fairness report published to %s",
                      os.path.join(path, fairness_report.REPORT_HTML))

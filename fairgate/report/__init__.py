@@ -99,8 +99,17 @@ def _no_nan(value):
 
 
 def publish(report_dir: str, stable_dir: str) -> str:
-    """Copies the report to stable_dir, replacing the previous one in one rename
-    (a reader sees the old report or the new one, never a mix)."""
+    """Copies the report to stable_dir, replacing the previous one by renames
+    (a reader sees the old report or the new one, never a mix). On object storage
+    (a URI) files are copied one by one, report.json last."""
+    if "://" in stable_dir:
+        import tensorflow as tf
+        tf.io.gfile.makedirs(stable_dir)
+        names = sorted(os.listdir(report_dir), key=lambda n: n == REPORT_JSON)
+        for name in names:
+            tf.io.gfile.copy(os.path.join(report_dir, name),
+                             stable_dir.rstrip("/") + "/" + name, overwrite=True)
+        return stable_dir
     stable_dir = os.path.abspath(stable_dir)
     parent = os.path.dirname(stable_dir)
     os.makedirs(parent, exist_ok=True)

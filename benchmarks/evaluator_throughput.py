@@ -1,0 +1,136 @@
+"""Evaluator throughput vs a batched predict of the same model, printing JSON.
+
+Measures, on the test split of a finished run (default: the embedded demo; runs
+it first if it has not run):
+
+* predict: the model's `serving_default` signature (serialized tf.Examples in, as
+  TFMA calls it) over the whole split in batches, examples already in memory;
+* tfma: `tfma.run_model_analysis` with the run's EvalConfig (all report and gate
+  metrics, in-process Beam as the Evaluator runs it) on the same split, whole
+  wall time including Beam start-up and writing results;
+* tfma_marginal: the same on the split repeated `--repeat` times; the extra
+  examples over the extra seconds is TFMA's steady-state throughput once its
+  fixed start-up cost is paid.
+
+  .venv/bin/python benchmarks/evaluator_throughput.py [--config F] [--repeat 5]
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+TARGET = 0.3
+
+
+def _outputs(config):
+    from fairgate import artifacts
+    outputs = artifacts.latest_outputs(config.resolved_metadata_path,
+                                       config.resolved_pipeline_root)
+    if "Trainer" not in outputs:
+        from pipeline import runners
+        runners.run(config, "local")
+        outputs = artifacts.latest_outputs(config.resolved_metadata_path,
+                                           config.resolved_pipeline_root)
+    return outputs
+
+
+def _predict_seconds(model_dir, serialized, batch_size):
+    import tensorflow as tf
+    signature = tf.saved_model.load(model_dir).signatures["serving_default"]
+    signature(examples=tf.constant(serialized[:batch_size]))  # trace / warm up
+    start = time.perf_counter()
+    for i in range(0, len(serialized), batch_size):
+        signature(examples=tf.constant(serialized[i:i + batch_size]))["probabilities"]
+    return time.perf_counter() - start
+
+
+def _tfma_seconds(model_dir, eval_config, data_pattern, out_dir):
+    import tensorflow_model_analysis as tfma
+    from apache_beam.options.pipeline_options import PipelineOptions
+    start = time.perf_counter()
+    tfma.run_model_analysis(
+        eval_shared_model=tfma.default_eval_shared_model(model_dir,
+                                                         eval_config=eval_config),
+        eval_config=eval_config, data_location=data_pattern, file_format="tfrecords",
+        output_path=out_dir, pipeline_options=PipelineOptions(
+            ["--direct_running_mode=in_memory", "--direct_num_workers=1"]))
+    return time.perf_counter() - start
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default=None)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    args = parser.parse_args(argv)
+
+    import tensorflow as tf
+    from fairgate import config as config_lib, eval_config as eval_config_lib
+    config = config_lib.load(args.config)
+    outputs = _outputs(config)
+    model_dir = os.path.join(outputs["Trainer"]["model"], "Format-Serving")
+    files = sorted(glob.glob(os.path.join(
+        outputs[next(c for c in outputs if "ExampleGen" in c)]["examples"],
+        "Split-test", "*")))
+    serialized = [r.numpy() for r in tf.data.TFRecordDataset(files,
+                                                             compression_type="GZIP")]
+    rendered = eval_config_lib.render(
+        config.evaluation.resolved_eval_config(config.data.source),
+        label=config.data.label, group=config.data.group,
+        groups=config.evaluation.groups)
+    # Same metrics; without thresholds (change thresholds need a baseline model).
+    metrics_config = eval_config_lib.without_gates(rendered)
+
+    predict_s = _predict_seconds(model_dir, serialized, args.batch_size)
+    work = tempfile.mkdtemp(prefix="fairgate-eval-bench-")
+    try:
+        repeated = os.path.join(work, "repeated")
+        os.makedirs(repeated)
+        for i in range(args.repeat):
+            for j, path in enumerate(files):
+                os.symlink(path, os.path.join(repeated, f"copy{i}-{j}.gz"))
+        tfma_s = _tfma_seconds(model_dir, metrics_config, os.path.join(
+            os.path.dirname(files[0]), "*"), os.path.join(work, "once"))
+        tfma_repeat_s = _tfma_seconds(model_dir, metrics_config,
+                                      os.path.join(repeated, "*"),
+                                      os.path.join(work, "repeat"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    n = len(serialized)
+    predict_rate = n / predict_s
+    tfma_rate = n / tfma_s
+    marginal_rate = (args.repeat - 1) * n / max(tfma_repeat_s - tfma_s, 1e-9)
+    print(json.dumps({
+        "benchmark": "evaluator_throughput",
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "config": config.name, "split": "test", "examples": n,
+        "predict": {"seconds": round(predict_s, 3),
+                    "examples_per_s": round(predict_rate, 1),
+                    "batch_size": args.batch_size},
+        "tfma": {"seconds": round(tfma_s, 2), "examples_per_s": round(tfma_rate, 1),
+                 "ratio_to_predict": round(tfma_rate / predict_rate, 4)},
+        "tfma_marginal": {"repeat": args.repeat,
+                          "seconds_for_repeat": round(tfma_repeat_s, 2),
+                          "examples_per_s": round(marginal_rate, 1),
+                          "ratio_to_predict": round(marginal_rate / predict_rate, 4)},
+        "target_ratio": TARGET,
+        "target_met": {"end_to_end": tfma_rate / predict_rate >= TARGET,
+                       "steady_state": marginal_rate / predict_rate >= TARGET},
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
