@@ -1,0 +1,142 @@
+"""`fairgate` as a user and a release job run it: exit codes, caching, resume
+after a kill, and the verdict it prints. Each call is a real subprocess."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from components.gated_pusher import executor as pusher
+from tests.tabular import write_biased_csv
+
+FAIRGATE = os.path.join(os.path.dirname(sys.executable), "fairgate")
+LENIENT = os.path.join(os.path.dirname(__file__), "data", "lenient_tabular.pbtxt")
+
+
+def write_config(workdir, **overrides):
+    raw = {
+        "name": "cli-test",
+        "data": {"source": "csv", "input_base": str(workdir / "csv"),
+                 "label": "approved", "group": "region"},
+        "trainer": {"mode": "tfco", "train_steps": 300, "snapshot_every": 100,
+                    "baseline": False, "learning_rate": 0.003,
+                    "constraint_learning_rate": 0.005,
+                    "constraints": {"constraints": [
+                        {"gap": "false_positive_rate", "groups": ["north", "south"],
+                         "max_gap": 0.05}]}},
+        "evaluation": {"eval_config": LENIENT, "groups": ["north", "south"]},
+        "pipeline_root": str(workdir / "root"),
+        "metadata_path": str(workdir / "metadata.sqlite"),
+        "push_destination": str(workdir / "serving"),
+        "report_dir": str(workdir / "report"),
+    }
+    for key, value in overrides.items():
+        section, _, field = key.partition(".")
+        if field:
+            raw[section][field] = value
+        else:
+            raw[section] = value
+    path = workdir / f"config_{len(list(workdir.glob('config_*')))}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def outputs(config_path):
+    from fairgate import artifacts, config as config_lib
+    config = config_lib.load(config_path)
+    return artifacts.latest_outputs(config.resolved_metadata_path,
+                                    config.resolved_pipeline_root)
+
+
+def fairgate(*args, cwd):
+    return subprocess.run([FAIRGATE, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=900)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("cli")
+    write_biased_csv(workdir / "csv" / "data.csv", 2000, seed=0)
+    return workdir
+
+
+def _versions(workdir):
+    return pusher.pushed_versions(str(workdir / "serving"))
+
+
+def test_run_killed_during_training_resumes_and_pushes_once(workdir):
+    config = write_config(workdir)
+    log = open(workdir / "killed.log", "w")
+    run = subprocess.Popen([FAIRGATE, "run", "--config", config], cwd=workdir,
+                           stdout=log, stderr=subprocess.STDOUT, text=True,
+                           start_new_session=True)
+    deadline = time.time() + 600
+    while "Component Trainer is running" not in (workdir / "killed.log").read_text():
+        assert run.poll() is None, (workdir / "killed.log").read_text()
+        assert time.time() < deadline
+        time.sleep(0.5)
+    time.sleep(3)  # inside run_fn
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    assert _versions(workdir) == []
+    before = outputs(config)
+
+    resumed = fairgate("run", "--config", config, cwd=workdir)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "VERDICT: BLESSED, pushed" in resumed.stdout
+    assert len(_versions(workdir)) == 1
+    # Ingestion and validation finished before the kill: the re-run reused them.
+    after = outputs(config)
+    for component in ("CsvExampleGen", "StatisticsGen", "DataValidationGate"):
+        assert after[component] == before[component]
+    assert (workdir / "report" / "report.json").exists()
+
+    again = fairgate("run", "--config", config, "--runner", "beam", cwd=workdir)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "already in serving" in again.stdout
+    assert len(_versions(workdir)) == 1
+    # Unchanged inputs: ingestion, validation and training are reused from the cache.
+    # (The Evaluator runs again once: its baseline input changed from none to the
+    # model this run blessed; the Pusher then finds that model already pushed.)
+    cached = outputs(config)
+    for component in ("CsvExampleGen", "StatisticsGen", "SchemaGen",
+                      "ExampleValidator", "DataValidationGate", "Trainer"):
+        assert cached[component] == after[component], component
+
+
+def test_report_command_prints_the_last_verdict(workdir):
+    config = write_config(workdir)
+    shown = fairgate("report", "--config", config, cwd=workdir)
+    assert shown.returncode == 0
+    assert "VERDICT: BLESSED" in shown.stdout
+    assert str(workdir / "report" / "report.html") in shown.stdout
+
+
+def test_not_blessed_exits_3_and_says_why(workdir):
+    strict = workdir / "strict.pbtxt"
+    strict.write_text(open(LENIENT).read().replace("upper_bound { value: 0.9 }",
+                                                   "upper_bound { value: 0.0 }"))
+    config = write_config(workdir, **{"evaluation.eval_config": str(strict)})
+    run = fairgate("run", "--config", config, cwd=workdir)
+    assert run.returncode == 3, run.stderr[-3000:]
+    assert "VERDICT: NOT BLESSED" in run.stdout
+    assert "false_positive_rate_gap" in run.stdout
+    assert len(_versions(workdir)) == 1
+
+
+def test_bad_config_exits_2_naming_the_key(workdir):
+    config = write_config(workdir, **{"trainer.train_stepz": 5})
+    run = fairgate("run", "--config", config, cwd=workdir)
+    assert run.returncode == 2
+    assert "trainer.train_stepz" in run.stderr and config in run.stderr
+
+
+def test_failed_component_exits_1(workdir):
+    config = write_config(workdir, **{"trainer.constraints": {"constraints": [
+        {"rate": "false_positive_rate", "group": "east", "upper_bound": 0.1}]}})
+    run = fairgate("run", "--config", config, cwd=workdir)
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert "unknown group value 'east'" in run.stderr
