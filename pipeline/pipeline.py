@@ -78,7 +78,8 @@ def trainer_settings(config: Config, mode: str) -> dict:
         "learning_rate": t.learning_rate,
         "constraint_learning_rate": t.constraint_learning_rate,
         "snapshot_every": t.snapshot_every, "rank_objectives": t.rank_objectives,
-        "jit_compile": t.jit_compile, "seed": t.seed,
+        "jit_compile": t.jit_compile, "cache_train_mb": t.cache_train_mb,
+        "seed": t.seed,
     }
 
 

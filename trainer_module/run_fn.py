@@ -42,6 +42,10 @@ class Settings:
     snapshot_every: int = 100
     rank_objectives: bool = False
     jit_compile: bool = True  # image inputs only: XLA cannot compile string lookups
+    # Keep the parsed train split in memory when its files are at most this big
+    # (compressed): each epoch then skips reading and parsing (measured 2.6 s per
+    # epoch of 16,000 faces). 0: always stream from the files.
+    cache_train_mb: int = 1024
     seed: int = 0
 
     @classmethod
@@ -130,6 +134,31 @@ def _known_groups(groups: np.ndarray) -> list:
     return [v.decode() if isinstance(v, bytes) else v.item() for v in values]
 
 
+def _files_mb(patterns) -> float:
+    files = [f for pattern in patterns for f in tf.io.gfile.glob(pattern)]
+    return sum(tf.io.gfile.stat(f).length for f in files) / 2**20
+
+
+def _train_batches(factory, files, schema, inputs: _Inputs, settings: Settings):
+    """Endless shuffled (features, labels, groups) batches of the train split."""
+    size_mb = _files_mb(files)
+    if size_mb <= settings.cache_train_mb:
+        logging.info("Train split (%.0f MB of files) parsed once and kept in memory",
+                     size_mb)
+        examples = factory(files, tfxio.TensorFlowDatasetOptions(
+            batch_size=1024, shuffle=False, num_epochs=1), schema).map(
+                inputs.split, num_parallel_calls=tf.data.AUTOTUNE).unbatch().cache()
+        return examples.shuffle(20_000, seed=settings.seed,
+                                reshuffle_each_iteration=True).repeat().batch(
+            settings.batch_size, drop_remainder=True).prefetch(2)
+    logging.info("Train split (%.0f MB of files) streamed from the files each epoch",
+                 size_mb)
+    return factory(files, tfxio.TensorFlowDatasetOptions(
+        batch_size=settings.batch_size, shuffle=True, shuffle_seed=settings.seed,
+        num_epochs=None, drop_final_batch=True), schema).map(
+            inputs.split, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+
+
 def run_fn(fn_args) -> None:
     settings = Settings.from_custom_config(fn_args.custom_config)
     tf.keras.utils.set_random_seed(settings.seed)
@@ -172,10 +201,8 @@ def run_fn(fn_args) -> None:
     else:
         step = training.plain_step(model, optimizer, jit_compile=settings.jit_compile)
 
-    train_batches = factory(fn_args.train_files, tfxio.TensorFlowDatasetOptions(
-        batch_size=settings.batch_size, shuffle=True, shuffle_seed=settings.seed,
-        num_epochs=None, drop_final_batch=True), schema).map(
-            inputs.split, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+    train_batches = _train_batches(factory, fn_args.train_files, schema, inputs,
+                                   settings)
 
     def evaluate(current):
         logits = current.predict(eval_features, batch_size=1024, verbose=0)
