@@ -59,13 +59,20 @@ def _setup_logging(log_file: str) -> None:
     absl.logging.use_python_logging(quiet=True)
 
 
-def _run(args) -> int:
-    from fairgate import artifacts, config as config_lib
-    from fairgate.config import ConfigError
+def _load_config(path):
+    """The checked config, or None after printing why it is invalid."""
+    from fairgate import config as config_lib
     try:
-        config = config_lib.load(args.config)
-    except ConfigError as error:
+        return config_lib.load(path)
+    except config_lib.ConfigError as error:
         print(f"fairgate: {error}", file=sys.stderr)
+        return None
+
+
+def _run(args) -> int:
+    from fairgate import artifacts
+    config = _load_config(args.config)
+    if config is None:
         return EXIT_BAD_INPUT
     log_file = os.path.abspath(os.path.join(config.work_dir, "run.log"))
     _setup_logging(log_file)
@@ -122,12 +129,8 @@ def _print_verdict(report_json: str, report_dir: str) -> int:
 
 
 def _report(args) -> int:
-    from fairgate import config as config_lib
-    from fairgate.config import ConfigError
-    try:
-        config = config_lib.load(args.config)
-    except ConfigError as error:
-        print(f"fairgate: {error}", file=sys.stderr)
+    config = _load_config(args.config)
+    if config is None:
         return EXIT_BAD_INPUT
     report_json = os.path.join(config.resolved_report_dir, "report.json")
     if not os.path.exists(report_json):
@@ -162,11 +165,12 @@ def _root_message(error: BaseException) -> str:
 
 
 def _compile(args) -> int:
-    from fairgate import config as config_lib
     from fairgate.config import ConfigError
+    config = _load_config(args.config)
+    if config is None:
+        return EXIT_BAD_INPUT
+    from pipeline import kubeflow_runner
     try:
-        config = config_lib.load(args.config)
-        from pipeline import kubeflow_runner
         path = kubeflow_runner.compile_spec(config, args.output, image=args.image)
     except ConfigError as error:
         print(f"fairgate: {error}", file=sys.stderr)

@@ -216,6 +216,8 @@ def validate(config: Config) -> Config:
     for key in ("train_steps", "batch_size", "snapshot_every"):
         if getattr(trainer, key) < 1:
             fail(f"trainer.{key}", f"must be at least 1, got {getattr(trainer, key)}")
+    if trainer.cache_train_mb < 0:
+        fail("trainer.cache_train_mb", f"must be 0 or more, got {trainer.cache_train_mb}")
     from trainer_module import constraints  # deferred: pulls in TFCO
     try:  # group values are checked again in the Trainer, against the data
         constraints.parse(trainer.constraints, known_groups=None)

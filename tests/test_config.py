@@ -18,9 +18,38 @@ def test_no_config_is_the_embedded_demo():
 
 
 def test_shipped_configs_load():
-    for name in ("embedded_celeba", "celeb_a", "csv_example"):
+    for name in ("embedded_celeba", "celeb_a", "csv_example", "kubeflow_embedded"):
         config = config_lib.load(f"configs/{name}.yaml")
         assert config.data.label and config.data.group
+
+
+def test_eval_configs_render_for_both_tasks():
+    from fairgate import eval_config
+    for source, gates in (("embedded_celeba", 6), ("csv", 4)):
+        rendered = eval_config.render(eval_config.default_path(source), label="y",
+                                      group="g", groups=["a", "b"])
+        assert rendered.model_specs[0].label_key == "y"
+        assert rendered.slicing_specs[1].feature_keys == ["g"]
+        gated = [m for spec in rendered.metrics_specs for m in spec.metrics
+                 if m.per_slice_thresholds]
+        assert len(gated) == gates
+        assert all('"g"' in m.config for m in gated if m.module)
+        assert not eval_config.has_gates(eval_config.without_gates(rendered))
+
+
+def test_evaluation_section_is_checked(tmp_path):
+    with pytest.raises(ConfigError, match="'evaluation.groups'.*at least two"):
+        config_lib.load(_write(tmp_path, "evaluation:\n  groups: [0]\n"))
+    with pytest.raises(ConfigError, match="'evaluation.eval_config'.*missing.pbtxt"):
+        config_lib.load(_write(tmp_path, "evaluation:\n  eval_config: missing.pbtxt\n"))
+    bad = tmp_path / "bad.pbtxt"
+    bad.write_text('model_specs { label_key: "${lable}" }\n')
+    with pytest.raises(ConfigError, match=r"unknown placeholder \$\{lable\}"):
+        config_lib.load(_write(tmp_path, f"evaluation:\n  eval_config: {bad}\n"))
+    ungated = tmp_path / "ungated.pbtxt"
+    ungated.write_text('metrics_specs { metrics { class_name: "ExampleCount" } }\n')
+    with pytest.raises(ConfigError, match="no thresholds, so no model could ever be"):
+        config_lib.load(_write(tmp_path, f"evaluation:\n  eval_config: {ungated}\n"))
 
 
 def test_unknown_key_is_named_with_the_file(tmp_path):

@@ -79,3 +79,18 @@ def test_compile_refuses_local_paths_the_cluster_cannot_see(key, tmp_path):
         kubeflow_runner.compile_spec(_config(**{key: "/home/me/fairgate"}),
                                      str(tmp_path / "pipeline.json"))
     assert not (tmp_path / "pipeline.json").exists()
+
+
+def test_compile_command_writes_the_spec_or_exits_2(tmp_path, capsys):
+    from fairgate import cli
+    good = tmp_path / "kfp.yaml"
+    good.write_text("pipeline_root: gs://b/root\npush_destination: gs://b/serving\n")
+    output = tmp_path / "out" / "pipeline.json"
+    assert cli.main(["compile", "--runner", "kubeflow", "--config", str(good),
+                     "--output", str(output), "--image", IMAGE]) == 0
+    assert IMAGE in output.read_text()
+    local = tmp_path / "local.yaml"
+    local.write_text("push_destination: gs://b/serving\n")
+    assert cli.main(["compile", "--config", str(local),
+                     "--output", str(tmp_path / "no.json")]) == 2
+    assert "'pipeline_root'" in capsys.readouterr().err

@@ -198,13 +198,17 @@ def reasons(check_list: List[Dict[str, Any]], sizes: Dict[str, int],
         bound = " and ".join(f"{'>=' if side == 'lower' else '<='} {limit:g}"
                              for side, limit in check["bound"].items())
         value = "not computed" if check["value"] is None else f"{check['value']:.4f}"
-        line = f"{check['name']} on {check['slice']} is {value}; the gate is {bound}"
+        line = f"{check['name']} on {check['slice']} is {value}"
+        if bound:
+            line += f"; the gate is {bound}"
+        if check.get("note"):
+            line += f" ({check['note']})"
         if check["name"].startswith("min_group_size"):
             short = [f"{group}={g} has {n} examples" for g, n in sizes.items()
                      if "lower" in check["bound"] and n < check["bound"]["lower"]]
             if short:
                 line += " (" + "; ".join(short) + ")"
-        out.append(line.rstrip("; the gate is "))
+        out.append(line)
     return out
 
 
