@@ -139,3 +139,7 @@ def test_evaluators_measure_the_test_split_and_the_report_compares_models(traine
            for label in rates}
     assert fpr["candidate"] < fpr["unconstrained"]  # as on the held-out faces
     assert report["training"]["mode"] == "tfco"
+    # Conditional equality (given Male) is measured and gated like the others.
+    conditional = next(c for c in report["checks"]
+                       if c["name"] == "conditional_false_positive_rate_gap/Male")
+    assert conditional["value"] is not None and conditional["bound"] == {"upper": 0.1}
