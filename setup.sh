@@ -4,7 +4,7 @@
 #   bash setup.sh            # venv at ./.venv (or $FAIRGATE_VENV)
 #   bash setup.sh --test     # also Debian's chromium, for the report's browser test
 #
-# Idempotent: when requirements.lock, the extra pins and pyproject.toml are unchanged
+# Idempotent: when requirements.lock, the extra pins, pyproject.toml and this script are unchanged
 # since the last successful run, it only checks the stamp and exits (seconds).
 set -euo pipefail
 
@@ -53,7 +53,7 @@ case "${1:-}" in
   *) log "ERROR: unknown option '$1' (usage: bash setup.sh [--test])"; exit 2 ;;
 esac
 
-want="$(cat "$here/requirements.lock" "$here/requirements-nodeps.txt" "$here/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+want="$(cat "$here/requirements.lock" "$here/requirements-nodeps.txt" "$here/pyproject.toml" "$here/setup.sh" | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/python" ]; then
   log "environment up to date: $venv"
   exit 0

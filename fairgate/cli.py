@@ -70,7 +70,7 @@ def _load_config(path):
 
 
 def _run(args) -> int:
-    from fairgate import artifacts
+    from fairgate import artifacts, errors
     config = _load_config(args.config)
     if config is None:
         return EXIT_BAD_INPUT
@@ -89,7 +89,7 @@ def _run(args) -> int:
         return EXIT_BAD_INPUT
     except Exception as error:  # a component failed; its own message says why
         print(f"fairgate: the run failed after {time.time() - start:.0f}s: "
-              f"{_root_message(error)}\nfull log: {log_file}", file=sys.stderr)
+              f"{errors.innermost(error)}\nfull log: {log_file}", file=sys.stderr)
         return EXIT_FAILED
     outputs = artifacts.latest_outputs(config.resolved_metadata_path,
                                        config.resolved_pipeline_root)
@@ -153,15 +153,6 @@ def _selection_summary(model_uri: str) -> str:
     return (f"mode {record['mode']}, snapshot at step {chosen['step']} of "
             f"{record['candidates'][-1]['step']}, eval objective "
             f"{chosen['objective']:.3f}; {violations or 'no constraints'}")
-
-
-def _root_message(error: BaseException) -> str:
-    """The innermost message: Beam and TFX wrap executor errors several times."""
-    seen = error
-    while seen.__cause__ is not None or seen.__context__ is not None:
-        seen = seen.__cause__ or seen.__context__
-    message = str(seen) or repr(seen)
-    return message if len(message) < 4000 else message[:4000] + " ..."
 
 
 def _compile(args) -> int:

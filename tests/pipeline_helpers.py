@@ -1,7 +1,7 @@
 """Runs a real pipeline from a config dict in a temporary folder."""
 import os
 
-from fairgate import artifacts, config as config_lib
+from fairgate import artifacts, config as config_lib, errors
 
 
 def make_config(tmp_path, **data):
@@ -28,8 +28,4 @@ def outputs(config):
 
 def error_chain(error: BaseException) -> str:
     """All messages of an exception and its causes (Beam and TFX wrap errors)."""
-    messages, seen = [], error
-    while seen is not None:
-        messages.append(str(seen))
-        seen = seen.__cause__ or seen.__context__
-    return "\n".join(messages)
+    return "\n".join(errors.chain(error))

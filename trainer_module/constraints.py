@@ -152,7 +152,7 @@ def build_problem(spec: ConstraintSpec, predictions, slot: BatchSlot
     context = tfco.rate_context(predictions, labels=lambda: slot.labels)
 
     def in_group(value):
-        return context.subset(lambda: tf.equal(slot.groups, _as_group_tensor(value, slot)))
+        return context.subset(lambda: group_mask(slot.groups, value))
 
     constraints = []
     for c in spec.constraints:
@@ -166,8 +166,9 @@ def build_problem(spec: ConstraintSpec, predictions, slot: BatchSlot
     return tfco.RateMinimizationProblem(RATES[spec.objective](context), constraints)
 
 
-def _as_group_tensor(value, slot):
-    return tf.constant(value, dtype=slot.groups.dtype)
+def group_mask(groups: tf.Tensor, value) -> tf.Tensor:
+    """True where an example's group is `value` (int or string groups)."""
+    return tf.equal(groups, tf.constant(value, dtype=groups.dtype))
 
 
 def describe(spec: ConstraintSpec) -> List[str]:
