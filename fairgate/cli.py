@@ -24,6 +24,10 @@ import warnings  # noqa: E402
 
 # google-api-core warns about Python 3.10 at import; TFX 1.16 requires 3.10.
 warnings.filterwarnings("ignore", category=FutureWarning)
+# TFMA divides by zero for a threshold no example crosses (the value is NaN, as it
+# should be); the warning says nothing a user can act on.
+warnings.filterwarnings("ignore", category=RuntimeWarning,
+                        module="tensorflow_model_analysis")
 
 _PROGRESS = re.compile(r"Component (\S+) is (running|finished)|Chose snapshot|"
                        r"CelebAExampleGen: |DataValidationGate: |Generating (\d+|the embedded)"
@@ -57,6 +61,11 @@ def _setup_logging(log_file: str) -> None:
     import absl.logging
     absl.logging.get_absl_handler().setLevel(logging.CRITICAL)  # no duplicate output
     absl.logging.use_python_logging(quiet=True)
+    # TensorFlow's Python logger prints to stderr itself; send it to the log file.
+    import tensorflow as tf
+    tf_logger = tf.get_logger()
+    tf_logger.handlers.clear()
+    tf_logger.propagate = True
 
 
 def _load_config(path):
