@@ -17,12 +17,14 @@ def latest_outputs(metadata_path: str, pipeline_root: str) -> Dict[str, Dict[str
     connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
     store = metadata_store.MetadataStore(connection)
     newest: Dict[str, Dict[str, tuple]] = {}
-    root = os.path.abspath(pipeline_root)
+    root = pipeline_root if "://" in pipeline_root else os.path.abspath(pipeline_root)
+    prefix = root.rstrip("/") + "/"
     for artifact in store.get_artifacts():
-        if artifact.state != metadata_store_pb2.Artifact.LIVE:
+        if artifact.state != metadata_store_pb2.Artifact.LIVE or \
+                not artifact.uri.startswith(prefix):
             continue
-        rel = os.path.relpath(artifact.uri, root).split(os.sep)
-        if len(rel) < 3 or rel[0] == "..":
+        rel = artifact.uri[len(prefix):].split("/")
+        if len(rel) < 3:
             continue
         component, output = rel[0], rel[1]
         seen = newest.setdefault(component, {}).get(output)

@@ -121,7 +121,8 @@ def _run(args) -> int:
 
 def _print_verdict(report_json: str, report_dir: str) -> int:
     import json
-    with open(report_json) as f:
+    import tensorflow as tf  # reads local files and object storage alike
+    with tf.io.gfile.GFile(report_json) as f:
         report = json.load(f)
     verdict = report["verdict"]
     if verdict["blessed"] and verdict["pushed"]:
@@ -142,7 +143,8 @@ def _report(args) -> int:
     if config is None:
         return EXIT_BAD_INPUT
     report_json = os.path.join(config.resolved_report_dir, "report.json")
-    if not os.path.exists(report_json):
+    import tensorflow as tf
+    if not tf.io.gfile.exists(report_json):
         print(f"fairgate: no report at {report_json}: run `fairgate run` first",
               file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -81,8 +81,8 @@ class TrainerConfig:
     # XLA-compile the training step (image models; tabular models use string ops
     # that XLA cannot compile, so they always run without). Measured 1.09x model.fit.
     jit_compile: bool = True
-    # Keep the parsed train split in memory when its files are at most this many
-    # MB (compressed); larger splits stream from the files each epoch.
+    # Keep the parsed train split in memory when it is estimated (twice its gzipped
+    # files) to take at most this many MB; larger splits stream each epoch.
     cache_train_mb: int = 1024
     seed: int = 0
 
@@ -240,8 +240,8 @@ def validate(config: Config) -> Config:
     except eval_config.EvalConfigError as error:
         fail("evaluation.eval_config", str(error))
     if not eval_config.has_gates(rendered):
-        fail("evaluation.eval_config", f"{path} has no thresholds, so no model could "
-             "ever be blessed")
+        fail("evaluation.eval_config", f"{path} has no value thresholds, so no model "
+             "could ever be blessed")
     return config
 
 

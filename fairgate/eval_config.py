@@ -51,11 +51,19 @@ def render(path: str, *, label: str, group: str, groups: List[Any]) -> tfma.Eval
 
 
 def has_gates(config: tfma.EvalConfig) -> bool:
-    return any(m.HasField("threshold") or m.per_slice_thresholds
-               or m.cross_slice_thresholds
-               for spec in config.metrics_specs for m in spec.metrics) or any(
-        spec.thresholds or spec.per_slice_thresholds or spec.cross_slice_thresholds
-        for spec in config.metrics_specs)
+    """At least one value threshold. Change thresholds alone never bless: without
+    a blessed baseline TFMA drops them, writes no blessing, and so no model would
+    ever become the baseline."""
+    thresholds = []
+    for spec in config.metrics_specs:
+        thresholds += list(spec.thresholds.values())
+        thresholds += [t.threshold for p in spec.per_slice_thresholds.values()
+                       for t in p.thresholds]
+        for metric in spec.metrics:
+            if metric.HasField("threshold"):
+                thresholds.append(metric.threshold)
+            thresholds += [t.threshold for t in metric.per_slice_thresholds]
+    return any(t.HasField("value_threshold") for t in thresholds)
 
 
 def without_gates(config: tfma.EvalConfig) -> tfma.EvalConfig:

@@ -107,15 +107,20 @@ def conditional_rate_gap(counts: Counts, which: str,
                          groups: Optional[List[str]] = None) -> float:
     """Beutel et al.'s conditional equality: sum over strata s of
     w_s * (max_g rate(g, s) - min_g rate(g, s)), w_s the stratum's share of the
-    rate's denominator among strata where every group has one. NaN if none does."""
+    rate's denominator. NaN when some stratum holds examples of the rate's
+    denominator but not for every group: the groups cannot be compared there, and
+    judging the other strata alone would pass by absence."""
     names = groups if groups else sorted({g for g, _ in counts})
     if len(names) < 2:
         return math.nan
     total_weight, weighted_gap = 0.0, 0.0
     for stratum in sorted({s for _, s in counts}):
         cells = [counts.get((g, stratum)) for g in names]
-        if any(c is None or denominator(c, which) == 0 for c in cells):
-            continue  # the groups cannot be compared in this stratum
+        present = [c is not None and denominator(c, which) > 0 for c in cells]
+        if not any(present):
+            continue  # nothing to compare, nothing hidden
+        if not all(present):
+            return math.nan
         values = [rate(c, which) for c in cells]
         weight = sum(denominator(c, which) for c in cells)
         weighted_gap += weight * (max(values) - min(values))
@@ -192,6 +197,10 @@ def _computations(summarize, *, name: str, group_key: str, threshold: float,
                   condition_key: Optional[str] = None, eval_config=None,
                   model_names=None, output_names=None,
                   example_weighted: bool = False) -> metric_types.MetricComputations:
+    if example_weighted:
+        raise ValueError(f"{name}: fairgate's group metrics count examples and do not "
+                         "support example weights; remove example_weights from the "
+                         "metrics spec")
     features = [group_key] + ([condition_key] if condition_key else [])
     computations = []
     for model_name in model_names or [""]:

@@ -33,6 +33,14 @@ def for_cluster(config: Config) -> Config:
             raise ConfigError(
                 f"'{key}' in {origin}: Kubeflow needs storage the cluster's pods "
                 f"share, e.g. gs://bucket/fairgate; got '{getattr(config, key)}'")
+    data = config.data
+    paths = {"tfds": ["data_dir"], "csv": ["input_base"], "tfrecord": ["input_base"]}
+    for key in paths.get(data.source, []) + (["schema_file"] if data.schema_file else []):
+        if not _is_uri(getattr(data, key)):
+            raise ConfigError(
+                f"'data.{key}' in {origin}: the cluster's pods cannot read "
+                f"'{getattr(data, key)}' from this machine; use a URI, e.g. "
+                "gs://bucket/data")
     cluster = copy.deepcopy(config)
     if cluster.data.source == "embedded_celeba" and not _is_uri(cluster.data.data_dir):
         cluster.data.data_dir = cluster.pipeline_root.rstrip("/") + "/tensorflow_datasets"

@@ -48,7 +48,7 @@ def test_evaluation_section_is_checked(tmp_path):
         config_lib.load(_write(tmp_path, f"evaluation:\n  eval_config: {bad}\n"))
     ungated = tmp_path / "ungated.pbtxt"
     ungated.write_text('metrics_specs { metrics { class_name: "ExampleCount" } }\n')
-    with pytest.raises(ConfigError, match="no thresholds, so no model could ever be"):
+    with pytest.raises(ConfigError, match="no value thresholds, so no model could ever"):
         config_lib.load(_write(tmp_path, f"evaluation:\n  eval_config: {ungated}\n"))
 
 

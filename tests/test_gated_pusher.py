@@ -52,3 +52,9 @@ def test_interrupted_push_leaves_no_version_and_is_cleaned_up(tmp_path, monkeypa
     monkeypatch.setattr(pusher.io_utils, "copy_dir", real_copy)
     version = pusher.push(model, serving, {"fingerprint": "x"})
     assert os.listdir(serving) == [version]  # the leftover is gone
+
+
+def test_new_versions_stay_above_existing_ones(tmp_path):
+    serving = tmp_path / "serving"
+    (serving / "9999999999").mkdir(parents=True)  # pushed by a pod whose clock ran ahead
+    assert pusher.next_version(str(serving)) == 10_000_000_000

@@ -52,10 +52,15 @@ def test_conditional_gap_weights_strata_by_negatives():
     expected = (30 * 0.1 + 40 * (1 / 30)) / 70
     assert gm.conditional_rate_gap(COUNTS, "false_positive_rate") == \
         pytest.approx(expected)
-    # A stratum where one group has no negatives cannot be compared: skipped.
+    # A stratum where one group has negatives and the other none cannot be
+    # compared; judging the other stratum alone would pass by absence: NaN.
     partial = dict(COUNTS)
     partial[("1", "f")] = cell(tp=5, fn=5)
-    assert gm.conditional_rate_gap(partial, "false_positive_rate") == pytest.approx(0.1)
+    assert math.isnan(gm.conditional_rate_gap(partial, "false_positive_rate"))
+    # A stratum without negatives at all hides nothing: it is left out.
+    no_negatives = {**COUNTS, ("0", "x"): cell(tp=3), ("1", "x"): cell(fn=2)}
+    assert gm.conditional_rate_gap(no_negatives, "false_positive_rate") == \
+        pytest.approx(expected)
     # The marginal gap can hide what strata show (and vice versa).
     assert gm.conditional_rate_gap(COUNTS, "false_positive_rate") != \
         pytest.approx(gm.rate_gap(COUNTS, "false_positive_rate"))

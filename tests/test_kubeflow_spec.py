@@ -94,3 +94,12 @@ def test_compile_command_writes_the_spec_or_exits_2(tmp_path, capsys):
     assert cli.main(["compile", "--config", str(local),
                      "--output", str(tmp_path / "no.json")]) == 2
     assert "'pipeline_root'" in capsys.readouterr().err
+
+
+def test_compile_refuses_local_data_paths(tmp_path):
+    from pipeline import kubeflow_runner
+    config = _config(data={"source": "csv", "input_base": "/home/me/data",
+                           "label": "y", "group": "g"},
+                     evaluation={"groups": ["a", "b"]})
+    with pytest.raises(ConfigError, match="'data.input_base' in kfp.yaml"):
+        kubeflow_runner.compile_spec(config, str(tmp_path / "pipeline.json"))

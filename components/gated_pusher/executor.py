@@ -52,6 +52,7 @@ def find_push(base_directory: str, model_fingerprint: str) -> Optional[str]:
 
 
 def _remove_leftovers(base_directory: str) -> None:
+    # One Pusher runs per pipeline run; a push interrupted earlier left these.
     for name in fileio.listdir(base_directory):
         if name.rstrip("/").startswith(INCOMING_PREFIX):
             path = os.path.join(base_directory, name.rstrip("/"))
@@ -59,21 +60,40 @@ def _remove_leftovers(base_directory: str) -> None:
             fileio.rmtree(path)
 
 
+def next_version(base_directory: str) -> int:
+    """Now in seconds, but always above every existing version (a clock behind
+    another pod's must not make serving keep the older model as latest)."""
+    existing = [int(v) for v in pushed_versions(base_directory)]
+    return max([int(time.time())] + [v + 1 for v in existing])
+
+
 def push(model_path: str, base_directory: str, record: Dict[str, Any]) -> str:
-    """Copies model_path to base_directory/<new version> atomically; returns it."""
+    """Copies model_path to base_directory/<new version>; returns the version.
+
+    Local filesystems: copied into `.incoming-<version>` and renamed into place,
+    so a numbered folder is always complete. Object storage (a URI) has no atomic
+    rename: the files are copied straight into the numbered folder with
+    saved_model.pb last, so a model server finds no loadable model before every
+    variable file is there.
+    """
     fileio.makedirs(base_directory)
     _remove_leftovers(base_directory)
-    version = int(time.time())
-    existing = set(pushed_versions(base_directory))
-    while str(version) in existing:
-        version += 1
+    version = str(next_version(base_directory))
+    record = {**record, "version": version}
+    final = os.path.join(base_directory, version)
+    if "://" in base_directory:
+        io_utils.copy_dir(model_path, final, deny_regex_patterns=[r"saved_model\.pb"])
+        with fileio.open(os.path.join(final, MARKER), "w") as f:
+            json.dump(record, f, indent=2)
+        io_utils.copy_file(os.path.join(model_path, "saved_model.pb"),
+                           os.path.join(final, "saved_model.pb"))
+        return version
     incoming = os.path.join(base_directory, f"{INCOMING_PREFIX}{version}")
     io_utils.copy_dir(model_path, incoming)
     with fileio.open(os.path.join(incoming, MARKER), "w") as f:
-        json.dump({**record, "version": str(version)}, f, indent=2)
-    final = os.path.join(base_directory, str(version))
+        json.dump(record, f, indent=2)
     fileio.rename(incoming, final)
-    return str(version)
+    return version
 
 
 class Executor(tfx_pusher.Executor):

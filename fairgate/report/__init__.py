@@ -4,6 +4,7 @@ blessing, the Pusher's output and the Trainer's record of its snapshots."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -88,20 +89,29 @@ def write(report: Dict[str, Any], out_dir: str) -> Dict[str, Any]:
             figures["training"] = curve
     report["figures"] = figures
     with open(os.path.join(out_dir, REPORT_JSON), "w") as f:
-        json.dump(report, f, indent=2, allow_nan=False, default=_no_nan)
+        json.dump(_without_nan(report), f, indent=2, allow_nan=False)
     with open(os.path.join(out_dir, REPORT_HTML), "w") as f:
         f.write(html.render(report))
     return report
 
 
-def _no_nan(value):
-    raise TypeError(f"report value {value!r} is not JSON")
+def _without_nan(value):
+    """NaN (an undefined rate, a diverged loss) becomes null: report.json stays
+    strict JSON and the report is still written."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _without_nan(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_nan(v) for v in value]
+    return value
 
 
 def publish(report_dir: str, stable_dir: str) -> str:
-    """Copies the report to stable_dir, replacing the previous one by renames
-    (a reader sees the old report or the new one, never a mix). On object storage
-    (a URI) files are copied one by one, report.json last."""
+    """Copies the report to stable_dir, replacing the previous one by two renames:
+    a reader sees the old report or the new one, never a mix (for an instant, no
+    folder). On object storage (a URI) files are copied one by one, report.json
+    last."""
     if "://" in stable_dir:
         import tensorflow as tf
         tf.io.gfile.makedirs(stable_dir)

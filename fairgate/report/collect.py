@@ -135,6 +135,28 @@ def _bound(threshold) -> Dict[str, float]:
     return {("lower" if higher else "upper"): threshold.absolute.value}
 
 
+def _applicable_slices(slice_spec, metrics: SliceMetrics) -> List[str]:
+    """The slices (by name) a threshold's slicing spec covers, as TFMA applies it:
+    None covers every single slice; a SlicingSpec the slices with its keys (and
+    values); cross-slice gates are not listed (fairgate's configs have none, and
+    they are broken in TFMA 0.47.1)."""
+    if slice_spec is None:
+        return sorted(s for s in metrics)
+    if not isinstance(slice_spec, tfma.SlicingSpec):
+        return []
+    wanted_values = {f"{k}={v}" for k, v in slice_spec.feature_values.items()}
+    wanted_keys = set(slice_spec.feature_keys) | set(slice_spec.feature_values)
+    if not wanted_keys:
+        return [OVERALL]
+    result = []
+    for name in metrics:
+        parts = [] if name == OVERALL else name.split(", ")
+        if {p.split("=", 1)[0] for p in parts} == wanted_keys and \
+                wanted_values <= set(parts):
+            result.append(name)
+    return sorted(result)
+
+
 def checks(evaluation: Evaluation) -> List[Dict[str, Any]]:
     """Every gate of the EvalConfig with the candidate's value and TFMA's verdict.
 
@@ -151,10 +173,7 @@ def checks(evaluation: Evaluation) -> List[Dict[str, Any]]:
                 key.model_name == evaluation.baseline_name:
             continue
         for slice_spec, threshold in pairs:
-            slices = [OVERALL] if slice_spec is not None and not \
-                slice_spec.feature_keys and not slice_spec.feature_values \
-                else sorted(evaluation.metrics)
-            for slice_ in slices:
+            for slice_ in _applicable_slices(slice_spec, evaluation.metrics):
                 change = isinstance(threshold, tfma.GenericChangeThreshold)
                 value = _number(evaluation.metrics.get(slice_, {}).get(key))
                 check = {
