@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from typing import Dict
 
+from fairgate.config import resolve_path
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
@@ -17,7 +18,7 @@ def latest_outputs(metadata_path: str, pipeline_root: str) -> Dict[str, Dict[str
     connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
     store = metadata_store.MetadataStore(connection)
     newest: Dict[str, Dict[str, tuple]] = {}
-    root = pipeline_root if "://" in pipeline_root else os.path.abspath(pipeline_root)
+    root = resolve_path(pipeline_root)
     prefix = root.rstrip("/") + "/"
     for artifact in store.get_artifacts():
         if artifact.state != metadata_store_pb2.Artifact.LIVE or \

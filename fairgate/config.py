@@ -16,9 +16,14 @@ import yaml
 SOURCES = ("embedded_celeba", "tfds", "csv", "tfrecord")
 
 
+def is_uri(path: str) -> bool:
+    """gs://, s3://, ...: object storage, which os.path and shutil cannot reach."""
+    return "://" in path
+
+
 def resolve_path(path: str) -> str:
     """Local paths become absolute; URIs (gs://, s3://, ...) are kept as written."""
-    if "://" in path:
+    if is_uri(path):
         return path
     return os.path.abspath(os.path.expanduser(path))
 

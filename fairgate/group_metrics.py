@@ -51,23 +51,26 @@ def group_name(value: Any) -> str:
     return str(value)
 
 
-def rate(counts: np.ndarray, which: str) -> float:
-    """`which` of one confusion-count vector; NaN when its denominator is 0."""
+def _fraction(counts: np.ndarray, which: str) -> Tuple[float, float]:
+    """(numerator, denominator) of `which` for one confusion-count vector."""
     tp, fp, tn, fn = (float(c) for c in counts)
-    numerator, denominator = {
+    return {
         "false_positive_rate": (fp, fp + tn),
         "false_negative_rate": (fn, fn + tp),
         "true_positive_rate": (tp, tp + fn),
         "positive_rate": (tp + fp, tp + fp + tn + fn),
         "accuracy": (tp + tn, tp + fp + tn + fn),
     }[which]
-    return numerator / denominator if denominator else math.nan
+
+
+def rate(counts: np.ndarray, which: str) -> float:
+    """`which` of one confusion-count vector; NaN when its denominator is 0."""
+    numerator, denominator_ = _fraction(counts, which)
+    return numerator / denominator_ if denominator_ else math.nan
 
 
 def denominator(counts: np.ndarray, which: str) -> float:
-    tp, fp, tn, fn = (float(c) for c in counts)
-    return {"false_positive_rate": fp + tn, "false_negative_rate": fn + tp,
-            "true_positive_rate": tp + fn}.get(which, tp + fp + tn + fn)
+    return _fraction(counts, which)[1]
 
 
 def by_group(counts: Counts) -> Dict[str, np.ndarray]:
@@ -186,9 +189,12 @@ class _GroupCountsCombiner(beam.CombineFn):
         return {self._key: float(self._summarize(accumulator))}
 
 
-def _check(which: str, groups) -> None:
+def _check_rate(which: str) -> None:
     if which not in RATES:
         raise ValueError(f"rate must be one of {', '.join(RATES)}, got '{which}'")
+
+
+def _check_groups(groups) -> None:
     if groups is not None and not isinstance(groups, (list, tuple)):
         raise ValueError(f"groups must be a list, got {groups!r}")
 
@@ -223,7 +229,7 @@ def _names(groups) -> Optional[List[str]]:
 class GroupRate(metric_types.Metric):
     def __init__(self, group_key: str, rate: str = "false_positive_rate",
                  group: Any = None, threshold: float = 0.5, name: str = ""):
-        _check(rate, None)
+        _check_rate(rate)
         super().__init__(_group_rate, group_key=group_key, rate=rate, group=group,
                          threshold=threshold, name=name or (
                              f"{rate}/{group_key}={group_name(group)}"
@@ -243,7 +249,8 @@ class GroupRateGap(metric_types.Metric):
     def __init__(self, group_key: str, rate: str = "false_positive_rate",
                  groups: Optional[List[Any]] = None, threshold: float = 0.5,
                  name: str = ""):
-        _check(rate, groups)
+        _check_rate(rate)
+        _check_groups(groups)
         super().__init__(_rate_gap, group_key=group_key, rate=rate, groups=groups,
                          threshold=threshold, name=name or f"{rate}_gap")
 
@@ -262,7 +269,8 @@ class ConditionalRateGap(metric_types.Metric):
                  rate: str = "false_positive_rate",
                  groups: Optional[List[Any]] = None, threshold: float = 0.5,
                  name: str = ""):
-        _check(rate, groups)
+        _check_rate(rate)
+        _check_groups(groups)
         super().__init__(_conditional_gap, group_key=group_key,
                          condition_key=condition_key, rate=rate, groups=groups,
                          threshold=threshold,
@@ -285,7 +293,7 @@ class MinGroupSize(metric_types.Metric):
     def __init__(self, group_key: str, groups: List[Any], name: str = ""):
         if not groups:
             raise ValueError("MinGroupSize needs the list of groups the data must hold")
-        _check("accuracy", groups)
+        _check_groups(groups)
         super().__init__(_min_group_size, group_key=group_key, groups=groups,
                          name=name or "min_group_size")
 

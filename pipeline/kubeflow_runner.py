@@ -15,12 +15,8 @@ from typing import Optional
 
 from tfx import v1 as tfx
 
-from fairgate.config import Config, ConfigError
+from fairgate.config import Config, ConfigError, is_uri
 from pipeline.pipeline import create_pipeline
-
-
-def _is_uri(path: str) -> bool:
-    return "://" in path
 
 
 def for_cluster(config: Config) -> Config:
@@ -29,20 +25,20 @@ def for_cluster(config: Config) -> Config:
     the pipeline root; the report stays an artifact unless report_dir is a URI."""
     origin = config.source_file or "the default config"
     for key in ("pipeline_root", "push_destination"):
-        if not _is_uri(getattr(config, key)):
+        if not is_uri(getattr(config, key)):
             raise ConfigError(
                 f"'{key}' in {origin}: Kubeflow needs storage the cluster's pods "
                 f"share, e.g. gs://bucket/fairgate; got '{getattr(config, key)}'")
     data = config.data
     paths = {"tfds": ["data_dir"], "csv": ["input_base"], "tfrecord": ["input_base"]}
     for key in paths.get(data.source, []) + (["schema_file"] if data.schema_file else []):
-        if not _is_uri(getattr(data, key)):
+        if not is_uri(getattr(data, key)):
             raise ConfigError(
                 f"'data.{key}' in {origin}: the cluster's pods cannot read "
                 f"'{getattr(data, key)}' from this machine; use a URI, e.g. "
                 "gs://bucket/data")
     cluster = copy.deepcopy(config)
-    if cluster.data.source == "embedded_celeba" and not _is_uri(cluster.data.data_dir):
+    if cluster.data.source == "embedded_celeba" and not is_uri(cluster.data.data_dir):
         cluster.data.data_dir = cluster.pipeline_root.rstrip("/") + "/tensorflow_datasets"
     return cluster
 
@@ -56,7 +52,7 @@ def compile_spec(config: Config, output: str, image: Optional[str] = None) -> st
         output_filename=os.path.basename(output))
     # No metadata connection: on Kubeflow, ML Metadata is the cluster's.
     cluster = for_cluster(config)
-    report_dir = cluster.report_dir if _is_uri(cluster.report_dir) else ""
+    report_dir = cluster.report_dir if is_uri(cluster.report_dir) else ""
     runner.run(create_pipeline(cluster, metadata_connection_config=None,
                                report_dir=report_dir))
     return os.path.abspath(output)

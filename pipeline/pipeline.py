@@ -98,12 +98,9 @@ def trainer(config: Config, examples, schema, mode: str, component_id: str):
 EVAL_SPLIT = "test"
 
 
-def evaluator(config: Config, examples, model, schema, component_id: str,
+def evaluator(config: Config, rendered, examples, model, schema, component_id: str,
               gated: bool, baseline_model=None):
-    rendered = eval_config.render(
-        config.evaluation.resolved_eval_config(config.data.source),
-        label=config.data.label, group=config.data.group,
-        groups=config.evaluation.groups)
+    """`rendered`: the run's EvalConfig; without its gates when not `gated`."""
     component = tfx.components.Evaluator(
         examples=examples, model=model, baseline_model=baseline_model,
         schema=schema, example_splits=[EVAL_SPLIT],
@@ -151,8 +148,11 @@ def create_pipeline(config: Config,
     candidate = trainer(config, examples, validated, config.trainer.mode, "Trainer")
     model = candidate.outputs["model"]
     last_blessed = latest_blessed_model()
-    judge = evaluator(config, examples, model, validated, "Evaluator", gated=True,
-                      baseline_model=last_blessed.outputs["model"])
+    rendered = eval_config.render(
+        config.evaluation.resolved_eval_config(data.source), label=data.label,
+        group=data.group, groups=config.evaluation.groups)
+    judge = evaluator(config, rendered, examples, model, validated, "Evaluator",
+                      gated=True, baseline_model=last_blessed.outputs["model"])
     pusher = GatedPusher(
         model=model, model_blessing=judge.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
@@ -162,7 +162,7 @@ def create_pipeline(config: Config,
     if config.trainer.baseline and config.trainer.mode != "none":
         baseline = trainer(config, examples, validated, "none", "BaselineTrainer")
         unconstrained = [baseline, evaluator(
-            config, examples, baseline.outputs["model"], validated,
+            config, rendered, examples, baseline.outputs["model"], validated,
             "UnconstrainedEvaluator", gated=False)]
     report = FairnessReportGen(
         evaluation=judge.outputs["evaluation"], blessing=judge.outputs["blessing"],

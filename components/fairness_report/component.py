@@ -40,6 +40,7 @@ def FairnessReportGen(  # pylint: disable=invalid-name
     a stable path (empty: only the artifact).
     """
     from fairgate import report as fairness_report  # heavy imports at run time
+    from fairgate.config import is_uri
 
     blessed = bool(blessing.get_int_custom_property("blessed"))
     pushed = bool(pushed_model.get_int_custom_property("pushed"))
@@ -54,7 +55,7 @@ def FairnessReportGen(  # pylint: disable=invalid-name
     content["new_push"] = bool(pushed_model.get_int_custom_property(
         "fairgate_new_push"))
     # Written locally, then copied when the artifact lives on object storage.
-    local_dir = report.uri if "://" not in report.uri else tempfile.mkdtemp()
+    local_dir = tempfile.mkdtemp() if is_uri(report.uri) else report.uri
     fairness_report.write(content, local_dir)
     if local_dir != report.uri:
         fairness_report.publish(local_dir, report.uri)

@@ -15,6 +15,8 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
+from fairgate.config import is_uri
+
 MARKER = "fairgate_push.json"  # written inside every pushed version
 INCOMING_PREFIX = ".incoming-"
 NEW_PUSH_KEY = "fairgate_new_push"  # 1: this execution copied the model
@@ -81,7 +83,7 @@ def push(model_path: str, base_directory: str, record: Dict[str, Any]) -> str:
     version = str(next_version(base_directory))
     record = {**record, "version": version}
     final = os.path.join(base_directory, version)
-    if "://" in base_directory:
+    if is_uri(base_directory):
         io_utils.copy_dir(model_path, final, deny_regex_patterns=[r"saved_model\.pb"])
         with fileio.open(os.path.join(final, MARKER), "w") as f:
             json.dump(record, f, indent=2)

@@ -10,6 +10,7 @@ import shutil
 import time
 from typing import Any, Dict, List, Optional
 
+from fairgate.config import is_uri
 from fairgate.report import collect, html, plots
 
 REPORT_JSON = "report.json"
@@ -54,20 +55,14 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
         "group_sizes": sizes,
         # None: no blessed model yet, so the change gates (vs the last blessed
         # model) were not applied.
-        "baseline_model": baseline_uri(evaluation_uri) if evaluation.baseline_name
-        is not None else None,
+        "baseline_model": evaluation.model_locations.get(evaluation.baseline_name)
+        if evaluation.baseline_name is not None else None,
         "checks": check_list,
         "models": models,
         "training": training,
         "evaluation_uri": evaluation_uri,
         "figures": {},
     }
-
-
-def baseline_uri(evaluation_uri: str) -> Optional[str]:
-    from tensorflow_model_analysis.writers import eval_config_writer
-    locations = eval_config_writer.load_eval_run(evaluation_uri)[3] or {}
-    return locations.get("baseline")
 
 
 def write(report: Dict[str, Any], out_dir: str) -> Dict[str, Any]:
@@ -112,7 +107,7 @@ def publish(report_dir: str, stable_dir: str) -> str:
     a reader sees the old report or the new one, never a mix (for an instant, no
     folder). On object storage (a URI) files are copied one by one, report.json
     last."""
-    if "://" in stable_dir:
+    if is_uri(stable_dir):
         import tensorflow as tf
         tf.io.gfile.makedirs(stable_dir)
         names = sorted(os.listdir(report_dir), key=lambda n: n == REPORT_JSON)

@@ -52,7 +52,9 @@ class Evaluation:
 
     def __init__(self, uri: str):
         self.uri = uri
-        self.config: tfma.EvalConfig = eval_config_writer.load_eval_run(uri)[0]
+        run = eval_config_writer.load_eval_run(uri)
+        self.config: tfma.EvalConfig = run[0]
+        self.model_locations: Dict[str, str] = run[3] or {}
         self.metrics: SliceMetrics = {}
         for per_slice in tfma.load_metrics(uri):
             values = self.metrics.setdefault(slice_name(per_slice.slice_key), {})
