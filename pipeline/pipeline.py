@@ -2,7 +2,8 @@
 
   ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> DataValidationGate
     -> Trainer (constrained, trainer.mode) and BaselineTrainer (unconstrained)
-    -> latest blessed model (Resolver) -> Evaluator (gates, test split)
+    -> ServingModel (the newest version at push_destination, after the Trainer)
+    -> Evaluator (gates, test split; change gates against the model in serving)
     -> GatedPusher (blessed models only, once each) -> FairnessReportGen
   BaselineTrainer -> UnconstrainedEvaluator (same metrics, no gates; for the report)
 
@@ -22,6 +23,7 @@ from components.celeba_example_gen import CelebAExampleGen
 from components.data_gate import DataValidationGate
 from components.fairness_report import FairnessReportGen
 from components.gated_pusher import GatedPusher
+from components.serving_model import BaselineAwareEvaluator, ServingModel
 from fairgate import embedded_celeba, eval_config
 from fairgate.config import Config, resolve_path
 
@@ -93,6 +95,10 @@ def trainer(config: Config, examples, schema, mode: str, component_id: str):
         custom_config=trainer_settings(config, mode)).with_id(component_id)
 
 
+# Nodes whose output depends on the world, not on their inputs: every runner
+# executes them on every run (never from the cache).
+NEVER_CACHED = ("ServingModel",)
+
 # The Evaluators measure the held-out test split; the Trainers choose their
 # iterate on eval, so no model is judged on the data that selected it.
 EVAL_SPLIT = "test"
@@ -101,7 +107,7 @@ EVAL_SPLIT = "test"
 def evaluator(config: Config, rendered, examples, model, schema, component_id: str,
               gated: bool, baseline_model=None):
     """`rendered`: the run's EvalConfig; without its gates when not `gated`."""
-    component = tfx.components.Evaluator(
+    component = BaselineAwareEvaluator(
         examples=examples, model=model, baseline_model=baseline_model,
         schema=schema, example_splits=[EVAL_SPLIT],
         eval_config=rendered if gated else eval_config.without_gates(rendered),
@@ -109,15 +115,6 @@ def evaluator(config: Config, rendered, examples, model, schema, component_id: s
     if config.evaluation.beam_args:
         component = component.with_beam_pipeline_args(list(config.evaluation.beam_args))
     return component
-
-
-def latest_blessed_model():
-    return tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(
-            type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("LatestBlessedModel")
 
 
 def create_pipeline(config: Config,
@@ -147,12 +144,16 @@ def create_pipeline(config: Config,
     examples = ingest.outputs["examples"]
     candidate = trainer(config, examples, validated, config.trainer.mode, "Trainer")
     model = candidate.outputs["model"]
-    last_blessed = latest_blessed_model()
+    # The release baseline is the model in serving, read after the Trainer ran
+    # (so a push by another run meanwhile is seen). No Resolver: the open-source
+    # Kubeflow backend refuses resolver executors.
+    serving = ServingModel(push_destination=config.resolved_push_destination)
+    serving.add_upstream_node(candidate)
     rendered = eval_config.render(
         config.evaluation.resolved_eval_config(data.source), label=data.label,
         group=data.group, groups=config.evaluation.groups)
     judge = evaluator(config, rendered, examples, model, validated, "Evaluator",
-                      gated=True, baseline_model=last_blessed.outputs["model"])
+                      gated=True, baseline_model=serving.outputs["model"])
     pusher = GatedPusher(
         model=model, model_blessing=judge.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
@@ -167,6 +168,7 @@ def create_pipeline(config: Config,
     report = FairnessReportGen(
         evaluation=judge.outputs["evaluation"], blessing=judge.outputs["blessing"],
         model=model, pushed_model=pusher.outputs["pushed_model"],
+        baseline_model=serving.outputs["model"],
         unconstrained_evaluation=(unconstrained[1].outputs["evaluation"]
                                   if unconstrained else None),
         label=config.data.label, group=config.data.group,
@@ -177,7 +179,7 @@ def create_pipeline(config: Config,
         pipeline_name=config.name,
         pipeline_root=config.resolved_pipeline_root,
         components=[ingest, statistics, schema, validator, gate, candidate,
-                    *unconstrained, last_blessed, judge, pusher, report],
+                    *unconstrained, serving, judge, pusher, report],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args))

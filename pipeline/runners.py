@@ -5,12 +5,24 @@ from __future__ import annotations
 import os
 
 from tfx import v1 as tfx
+from tfx.dsl.compiler import compiler
+from tfx.proto.orchestration import pipeline_pb2
 
 from fairgate import preflight
 from fairgate.config import Config
-from pipeline.pipeline import create_pipeline
+from pipeline.pipeline import NEVER_CACHED, create_pipeline
 
 RUNNERS = ("local", "beam")
+
+
+def compile_ir(dag: tfx.dsl.Pipeline) -> pipeline_pb2.Pipeline:
+    """The pipeline IR, with caching off for the nodes whose output depends on
+    the world rather than on their inputs (TFX sets caching per pipeline only)."""
+    ir = compiler.Compiler().compile(dag)
+    for node in ir.nodes:
+        if node.pipeline_node.node_info.id in NEVER_CACHED:
+            node.pipeline_node.execution_options.caching_options.enable_cache = False
+    return ir
 
 
 def run(config: Config, runner: str = "local", enable_cache: bool = True) -> None:
@@ -21,9 +33,9 @@ def run(config: Config, runner: str = "local", enable_cache: bool = True) -> Non
     os.makedirs(os.path.dirname(config.resolved_metadata_path), exist_ok=True)
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(
         config.resolved_metadata_path)
-    dag = create_pipeline(config, metadata, enable_cache=enable_cache)
+    ir = compile_ir(create_pipeline(config, metadata, enable_cache=enable_cache))
     if runner == "beam":
         from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
-        BeamDagRunner().run(dag)
+        BeamDagRunner().run_with_ir(ir)
     else:
-        tfx.orchestration.LocalDagRunner().run(dag)
+        tfx.orchestration.LocalDagRunner().run_with_ir(ir)

@@ -181,7 +181,7 @@ def test_accuracy_regression_against_last_blessed_is_not_blessed(workspace, firs
                                 "GroupRateGap": 1.0})
     finally:
         workspace.config.trainer.train_steps = 400
-    change = _check(report, f"{ACCURACY} (change vs last blessed)")
+    change = _check(report, f"{ACCURACY} (change vs model in serving)")
     assert not change["passed"]
     assert change["value"] < -0.02
     assert not report["verdict"]["blessed"] and not report["verdict"]["pushed"]

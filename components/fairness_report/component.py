@@ -31,16 +31,19 @@ def FairnessReportGen(  # pylint: disable=invalid-name
         pipeline: Parameter[str],
         unconstrained_evaluation: InputArtifact[
             standard_artifacts.ModelEvaluation] = None,
+        baseline_model: InputArtifact[standard_artifacts.Model] = None,
         split: Parameter[str] = "test",
         publish_dir: Parameter[str] = "",
 ) -> None:
     """Builds the report from the Evaluators' TFMA outputs and the push record.
 
-    `groups`: JSON list of the group values. `publish_dir`: where a copy is kept at
+    `baseline_model`: ServingModel's output (the model in serving the candidate
+    was compared with). `groups`: JSON list of the group values. `publish_dir`: where a copy is kept at
     a stable path (empty: only the artifact).
     """
     from fairgate import report as fairness_report  # heavy imports at run time
     from fairgate.config import is_uri
+    from components.serving_model.executor import read_record
 
     blessed = bool(blessing.get_int_custom_property("blessed"))
     pushed = bool(pushed_model.get_int_custom_property("pushed"))

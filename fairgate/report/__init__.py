@@ -20,7 +20,10 @@ REPORT_HTML = "report.html"
 def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
           pushed_model_path: str, label: str, group: str, groups: List[Any],
           split: str, model_uri: str = "",
-          unconstrained_evaluation_uri: str = "") -> Dict[str, Any]:
+          unconstrained_evaluation_uri: str = "",
+          serving: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """`serving`: ServingModel's record of the model in serving that the
+    candidate was compared with ({"in_serving": false} before the first push)."""
     evaluation = collect.Evaluation(evaluation_uri)
     group_names = [str(g) for g in groups]
     sizes = collect.group_sizes(evaluation, group, group_names,
@@ -39,7 +42,7 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
                                          unconstrained.candidate_name)}
     if evaluation.baseline_name is not None:
         models["baseline"] = {
-            "description": "the last blessed model",
+            "description": "the model in serving",
             "rates": collect.group_rates(evaluation, group, evaluation.baseline_name)}
     reasons = collect.reasons(check_list, sizes, group)
     if not blessed and not reasons:
@@ -53,10 +56,11 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
                     "reasons": reasons},
         "label": label, "group": group, "split": split,
         "group_sizes": sizes,
-        # None: no blessed model yet, so the change gates (vs the last blessed
-        # model) were not applied.
+        # None: nothing in serving yet, so the change gates (vs the model in
+        # serving) were not applied.
         "baseline_model": evaluation.model_locations.get(evaluation.baseline_name)
         if evaluation.baseline_name is not None else None,
+        "serving_baseline": serving or {"in_serving": False},
         "checks": check_list,
         "models": models,
         "training": training,

@@ -179,7 +179,7 @@ def checks(evaluation: Evaluation) -> List[Dict[str, Any]]:
                 change = isinstance(threshold, tfma.GenericChangeThreshold)
                 value = _number(evaluation.metrics.get(slice_, {}).get(key))
                 check = {
-                    "name": key.name + (" (change vs last blessed)" if change else ""),
+                    "name": key.name + (" (change vs model in serving)" if change else ""),
                     "slice": slice_, "kind": "change" if change else "value",
                     "value": value, "bound": _bound(threshold),
                     "passed": (slice_, key) not in failed,

@@ -54,13 +54,17 @@ def render(report: Dict[str, Any]) -> str:
                  f"(the Trainer chose its iterate on another split). Group feature "
                  f"<b>{html.escape(report['group'])}</b>, label "
                  f"<b>{html.escape(report['label'])}</b>.</p>")
+    serving = report.get("serving_baseline") or {}
     if report.get("baseline_model"):
-        parts.append("<p>Compared with the last blessed model: <code>"
-                     f"{html.escape(report['baseline_model'])}</code>.</p>")
+        where = serving.get("path") or report["baseline_model"]
+        version = serving.get("version")
+        parts.append("<p id='baseline'>Compared with the model in serving"
+                     + (f", version <b>{html.escape(str(version))}</b>" if version else "")
+                     + f": <code>{html.escape(where)}</code>.</p>")
     else:
-        parts.append("<p>No model was blessed before this one: the gates against "
-                     "the last blessed model (no accuracy drop, no larger gap) were "
-                     "not applied.</p>")
+        parts.append("<p id='baseline'>No model was in serving before this one: the "
+                     "gates against the model in serving (no accuracy drop, no larger "
+                     "gap) were not applied.</p>")
     parts.append("<h2>Gates</h2><table id='checks'><tr><th>check</th><th>slice</th>"
                  "<th>value</th><th>bound</th><th>result</th><th>note</th></tr>")
     for check in report["checks"]:

@@ -1,0 +1,90 @@
+"""Executors of ServingModel and BaselineAwareEvaluator."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+from absl import logging
+from tfx import types
+from tfx.components.evaluator import executor as tfx_evaluator
+from tfx.dsl.components.base import base_executor
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import io_utils, path_utils
+
+from components.gated_pusher.executor import MARKER, pushed_versions
+
+RECORD = "serving_model.json"  # at the root of ServingModel's output artifact
+
+
+def newest_complete_version(base_directory: str) -> Optional[str]:
+    """The newest version GatedPusher finished writing: its marker and its
+    saved_model.pb (written last on object storage) are both there."""
+    for version in reversed(pushed_versions(base_directory)):
+        folder = os.path.join(base_directory, version)
+        if (fileio.exists(os.path.join(folder, MARKER))
+                and fileio.exists(os.path.join(folder, "saved_model.pb"))):
+            return version
+    return None
+
+
+def read_record(model_uri: str) -> Dict[str, Any]:
+    """What ServingModel wrote about the model it handed on."""
+    path = os.path.join(model_uri, RECORD)
+    if not fileio.exists(path):
+        return {"in_serving": False}
+    with fileio.open(path, "r") as f:
+        return json.load(f)
+
+
+def holds_model(model_uri: str) -> bool:
+    serving = path_utils.serving_model_path(model_uri)
+    return fileio.exists(os.path.join(serving, "saved_model.pb"))
+
+
+class ServingModelExecutor(base_executor.BaseExecutor):
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        base = exec_properties["push_destination"]
+        model = artifact_utils.get_single_instance(output_dict["model"])
+        version = newest_complete_version(base) if fileio.exists(base) else None
+        record: Dict[str, Any] = {"in_serving": version is not None,
+                                  "push_destination": base}
+        if version is None:
+            logging.info("ServingModel: nothing in serving at %s yet; the candidate "
+                         "is judged without a baseline.", base)
+        else:
+            source = os.path.join(base, version)
+            with fileio.open(os.path.join(source, MARKER), "r") as f:
+                pushed = json.load(f)
+            # A copy, so that a push during this run cannot change the baseline
+            # under the Evaluator.
+            io_utils.copy_dir(source, path_utils.serving_model_path(model.uri))
+            record.update(version=version, path=source,
+                          fingerprint=pushed.get("fingerprint", ""),
+                          pushed_at=pushed.get("pushed_at", ""),
+                          model_uri=pushed.get("model_uri", ""))
+            logging.info("ServingModel: the baseline is version %s (%s).",
+                         version, source)
+        fileio.makedirs(model.uri)
+        with fileio.open(os.path.join(model.uri, RECORD), "w") as f:
+            json.dump(record, f, indent=2)
+        model.set_int_custom_property("in_serving", int(version is not None))
+        model.set_string_custom_property("serving_version", version or "")
+
+
+class BaselineAwareEvaluatorExecutor(tfx_evaluator.Executor):
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        key = standard_component_specs.BASELINE_MODEL_KEY
+        baseline = [a for a in input_dict.get(key) or [] if holds_model(a.uri)]
+        if input_dict.get(key) and not baseline:
+            logging.info("Evaluator: no model in serving yet; change thresholds "
+                         "are skipped.")
+        input_dict = {**input_dict, key: baseline}
+        super().Do(input_dict, output_dict, exec_properties)
