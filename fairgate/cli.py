@@ -79,7 +79,7 @@ def _load_config(path):
 
 
 def _run(args) -> int:
-    from fairgate import artifacts, errors
+    from fairgate import errors
     config = _load_config(args.config)
     if config is None:
         return EXIT_BAD_INPUT
@@ -89,10 +89,14 @@ def _run(args) -> int:
           f"{args.runner} runner; full log: {log_file}", file=sys.stderr)
     from fairgate.preflight import InputError
     from fairgate.celeba_layout import DatasetNotFoundError
-    from pipeline import runners
+    from pipeline import kfp_spec, runners
     start = time.time()
     try:
-        runners.run(config, args.runner)
+        outputs = runners.run(config, args.runner)
+    except kfp_spec.SpecRefused as error:
+        print(f"fairgate: the open-source Kubeflow Pipelines backend would refuse the "
+              f"spec, nothing ran: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except (InputError, DatasetNotFoundError) as error:
         print(f"fairgate: bad input, nothing ran: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -100,8 +104,6 @@ def _run(args) -> int:
         print(f"fairgate: the run failed after {time.time() - start:.0f}s: "
               f"{errors.innermost(error)}\nfull log: {log_file}", file=sys.stderr)
         return EXIT_FAILED
-    outputs = artifacts.latest_outputs(config.resolved_metadata_path,
-                                       config.resolved_pipeline_root)
     print(f"fairgate: run finished in {time.time() - start:.0f}s.")
     print("artifacts:")
     for component in sorted(outputs):
@@ -171,11 +173,15 @@ def _compile(args) -> int:
     config = _load_config(args.config)
     if config is None:
         return EXIT_BAD_INPUT
-    from pipeline import kubeflow_runner
+    from pipeline import kfp_spec, kubeflow_runner
     try:
         path = kubeflow_runner.compile_spec(config, args.output, image=args.image)
     except ConfigError as error:
         print(f"fairgate: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except kfp_spec.SpecRefused as error:
+        print(f"fairgate: not written: the open-source Kubeflow Pipelines backend "
+              f"would refuse this spec: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"fairgate: wrote the Kubeflow Pipelines v2 spec to {path} (image "
           f"{args.image or config.kubeflow.image}); submit it as deploy/README.md shows")
@@ -194,9 +200,12 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the pipeline (default: embedded demo)")
     run.add_argument("--config", help="YAML run config (default: the embedded demo)")
-    run.add_argument("--runner", choices=["local", "beam"], default="local",
+    run.add_argument("--runner", choices=["local", "beam", "kfp-local"],
+                     default="local",
                      help="local: LocalDagRunner; beam: BeamDagRunner (both in this "
-                     "machine, ML Metadata in SQLite)")
+                     "machine, ML Metadata in SQLite); kfp-local: compile the Kubeflow "
+                     "Pipelines spec and execute it here as the open-source KFP "
+                     "backend would (a proof of the spec, not an orchestrator)")
     run.set_defaults(func=_run)
     report = commands.add_parser("report", help="print the last verdict and the "
                                  "report's path (exit code as for run)")
@@ -207,7 +216,10 @@ def main(argv=None) -> int:
     compile_.add_argument("--runner", choices=["kubeflow"], default="kubeflow")
     compile_.add_argument("--config", help="YAML run config; pipeline_root and "
                           "push_destination must be URIs the cluster shares")
-    compile_.add_argument("--output", default="pipeline.json")
+    compile_.add_argument("--output", default="pipeline.yaml",
+                          help=".yaml: the PipelineSpec for open-source Kubeflow "
+                          "Pipelines (kfp client); .json: the PipelineJob for Vertex AI "
+                          "Pipelines")
     compile_.add_argument("--image", help="project image (default: kubeflow.image)")
     compile_.set_defaults(func=_compile)
     prep = commands.add_parser("prepare-embedded",

@@ -10,13 +10,16 @@ be object storage the cluster can read, e.g. gs://bucket/fairgate.
 from __future__ import annotations
 
 import copy
+import json
 import os
-from typing import Optional
+import tempfile
+from typing import Any, Dict, Optional
 
 from tfx import v1 as tfx
 
 from fairgate.config import Config, ConfigError, is_uri
-from pipeline.pipeline import create_pipeline
+from pipeline import kfp_spec
+from pipeline.pipeline import NEVER_CACHED, create_pipeline
 
 
 def for_cluster(config: Config) -> Config:
@@ -43,16 +46,48 @@ def for_cluster(config: Config) -> Config:
     return cluster
 
 
-def compile_spec(config: Config, output: str, image: Optional[str] = None) -> str:
-    """Writes the KFP v2 PipelineJob JSON to `output`; returns its path."""
-    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
-            default_image=image or config.kubeflow.image),
-        output_dir=os.path.dirname(os.path.abspath(output)),
-        output_filename=os.path.basename(output))
-    # No metadata connection: on Kubeflow, ML Metadata is the cluster's.
-    cluster = for_cluster(config)
-    report_dir = cluster.report_dir if is_uri(cluster.report_dir) else ""
-    runner.run(create_pipeline(cluster, metadata_connection_config=None,
-                               report_dir=report_dir))
-    return os.path.abspath(output)
+def compile_job(config: Config, image: Optional[str] = None,
+                local: bool = False) -> Dict[str, Any]:
+    """The PipelineJob (dict) for `config`, checked against what the open-source
+    backend accepts (raises kfp_spec.SpecRefused naming the task).
+
+    Schema 2.1: the open-source driver fills ExecutorInput's `parameterValues`
+    only, which TFX reads as execution properties only for a 2.1 spec. Every
+    task runs fairgate's entrypoint (kfp_spec.ENTRYPOINT). Caching is off for
+    the tasks in NEVER_CACHED. `local`: for `--runner kfp-local` on this
+    machine, where local paths are fine.
+    """
+    cluster = config if local else for_cluster(config)
+    with tempfile.TemporaryDirectory() as tmp:
+        runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+            config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+                default_image=image or config.kubeflow.image,
+                default_commands=list(kfp_spec.ENTRYPOINT),
+                use_pipeline_spec_2_1=True),
+            output_dir=tmp, output_filename="pipeline.json")
+        # No metadata connection: on Kubeflow, ML Metadata is the cluster's.
+        report_dir = (cluster.resolved_report_dir if local else
+                      cluster.report_dir if is_uri(cluster.report_dir) else "")
+        runner.run(create_pipeline(cluster, metadata_connection_config=None,
+                                   report_dir=report_dir))
+        with open(os.path.join(tmp, "pipeline.json")) as f:
+            job = json.load(f)
+    spec = job["pipelineSpec"]
+    for task in NEVER_CACHED:
+        if task in kfp_spec.tasks(spec):
+            kfp_spec.tasks(spec)[task].pop("cachingOptions", None)
+    kfp_spec.check(spec)
+    return job
+
+
+def compile_spec(config: Config, output: str, image: Optional[str] = None,
+                 local: bool = False) -> str:
+    """Writes the spec to `output` and returns its absolute path: for .yaml/.yml the
+    bare PipelineSpec that the open-source backend and the kfp client take, for
+    .json the PipelineJob that Vertex AI Pipelines takes (the same spec inside)."""
+    job = compile_job(config, image=image, local=local)
+    path = os.path.abspath(output)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    kfp_spec.dump(job["pipelineSpec"] if path.endswith((".yaml", ".yml")) else job,
+                  path)
+    return path

@@ -1,18 +1,21 @@
-"""Runs the pipeline on this machine with LocalDagRunner or BeamDagRunner, ML Metadata
-in SQLite. Both run the same create_pipeline(config)."""
+"""Runs the pipeline on this machine: LocalDagRunner or BeamDagRunner (ML Metadata in
+SQLite), or kfp-local, which executes the compiled Kubeflow Pipelines spec as the
+open-source backend would (pipeline/kfp_local). All run the same
+create_pipeline(config)."""
 from __future__ import annotations
 
 import os
+from typing import Dict
 
 from tfx import v1 as tfx
 from tfx.dsl.compiler import compiler
 from tfx.proto.orchestration import pipeline_pb2
 
-from fairgate import preflight
+from fairgate import artifacts, preflight
 from fairgate.config import Config
 from pipeline.pipeline import NEVER_CACHED, create_pipeline
 
-RUNNERS = ("local", "beam")
+RUNNERS = ("local", "beam", "kfp-local")
 
 
 def compile_ir(dag: tfx.dsl.Pipeline) -> pipeline_pb2.Pipeline:
@@ -25,11 +28,16 @@ def compile_ir(dag: tfx.dsl.Pipeline) -> pipeline_pb2.Pipeline:
     return ir
 
 
-def run(config: Config, runner: str = "local", enable_cache: bool = True) -> None:
-    """Checks the inputs, then runs the DAG; raises if any component fails."""
+def run(config: Config, runner: str = "local",
+        enable_cache: bool = True) -> Dict[str, Dict[str, str]]:
+    """Checks the inputs, then runs the DAG; raises if any component fails.
+    Returns {component: {output: uri}} of the run's newest outputs."""
     if runner not in RUNNERS:
         raise ValueError(f"runner must be one of {', '.join(RUNNERS)}, got '{runner}'")
     preflight.check_inputs(config)
+    if runner == "kfp-local":
+        from pipeline import kfp_local
+        return kfp_local.run(config)
     os.makedirs(os.path.dirname(config.resolved_metadata_path), exist_ok=True)
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(
         config.resolved_metadata_path)
@@ -39,3 +47,5 @@ def run(config: Config, runner: str = "local", enable_cache: bool = True) -> Non
         BeamDagRunner().run_with_ir(ir)
     else:
         tfx.orchestration.LocalDagRunner().run_with_ir(ir)
+    return artifacts.latest_outputs(config.resolved_metadata_path,
+                                    config.resolved_pipeline_root)

@@ -54,7 +54,8 @@ def FairnessReportGen(  # pylint: disable=invalid-name
         pushed=pushed, pushed_model_path=destination, label=label, group=group,
         groups=json.loads(groups), split=split, model_uri=model.uri,
         unconstrained_evaluation_uri=(unconstrained_evaluation.uri
-                                      if unconstrained_evaluation else ""))
+                                      if unconstrained_evaluation else ""),
+        serving=read_record(baseline_model.uri) if baseline_model else None)
     content["new_push"] = bool(pushed_model.get_int_custom_property(
         "fairgate_new_push"))
     # Written locally, then copied when the artifact lives on object storage.
