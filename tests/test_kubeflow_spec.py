@@ -1,4 +1,6 @@
-"""The Kubeflow Pipelines v2 spec compiled from the same create_pipeline(config)."""
+"""The Kubeflow Pipelines v2 spec compiled from the same create_pipeline(config),
+checked against what the open-source KFP backend (2.0.5) accepts."""
+import importlib
 import json
 
 import pytest
@@ -9,7 +11,8 @@ from fairgate.config import ConfigError
 IMAGE = "registry.example.com/fairgate:test"
 COMPONENTS = ["CelebAExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
               "DataValidationGate", "Trainer", "BaselineTrainer", "Evaluator",
-              "UnconstrainedEvaluator", "GatedPusher", "FairnessReportGen"]
+              "UnconstrainedEvaluator", "ServingModel", "GatedPusher",
+              "FairnessReportGen"]
 
 
 def _config(**overrides):
@@ -37,11 +40,78 @@ def test_spec_has_every_component_in_the_project_image(spec):
     tasks = _tasks(spec)
     for component in COMPONENTS:
         assert component in tasks, f"{component} missing from {sorted(tasks)}"
-    assert any("LatestBlessedModel" in name for name in tasks)  # the resolver
+    assert set(tasks) == set(COMPONENTS)  # no resolver task
     executors = spec["pipelineSpec"]["deploymentSpec"]["executors"]
-    images = {name: e["container"]["image"] for name, e in executors.items()
-              if "container" in e}
+    assert all(set(e) == {"container"} for e in executors.values()), executors
+    images = {name: e["container"]["image"] for name, e in executors.items()}
     assert images and set(images.values()) == {IMAGE}, images
+
+
+def test_spec_is_what_the_open_source_backend_accepts(spec):
+    from pipeline import kfp_spec
+    pipeline_spec = spec["pipelineSpec"]
+    assert pipeline_spec["schemaVersion"] == "2.1.0"
+    assert kfp_spec.refusals(pipeline_spec) == []
+    for task in _tasks(spec).values():
+        for parameter in task.get("inputs", {}).get("parameters", {}).values():
+            assert "constantValue" not in parameter.get("runtimeValue", {})
+    # The model in serving is read on every run, never from the cache.
+    assert "cachingOptions" not in _tasks(spec)["ServingModel"]
+    assert _tasks(spec)["Trainer"]["cachingOptions"] == {"enableCache": True}
+    assert _tasks(spec)["Evaluator"]["inputs"]["artifacts"]["baseline_model"] == {
+        "taskOutputArtifact": {"producerTask": "ServingModel",
+                               "outputArtifactKey": "model"}}
+
+
+def test_entrypoint_and_every_executor_class_import_in_this_environment(spec):
+    """What a pod of the project image imports: the command's module, each
+    --executor_class_path, and every artifact type by its schema title."""
+    import yaml
+    from tfx.orchestration.kubeflow.v2 import compiler_utils
+    from tfx.utils import import_utils
+    executors = spec["pipelineSpec"]["deploymentSpec"]["executors"]
+    for executor in executors.values():
+        command = executor["container"]["command"]
+        assert command == ["python", "-m", "fairgate.kfp_entrypoint"]
+        importlib.import_module(command[2])
+        args = executor["container"]["args"]
+        path = args[args.index("--executor_class_path") + 1]
+        assert import_utils.import_class_by_path(path), path
+    titles = set()
+    for component in spec["pipelineSpec"]["components"].values():
+        for side in ("inputDefinitions", "outputDefinitions"):
+            for artifact in component.get(side, {}).get("artifacts", {}).values():
+                schema = artifact["artifactType"]["instanceSchema"]
+                titles.add(yaml.safe_load(schema)["title"])
+    assert "fairgate.FairnessReport" in titles
+    for title in titles:
+        path = compiler_utils.TITLE_TO_CLASS_PATH.get(title, title)
+        assert import_utils.import_class_by_path(path), title
+
+
+def test_compile_refuses_a_resolver_naming_the_task(tmp_path, monkeypatch):
+    """A component that brings a Resolver back is refused at compile time."""
+    from tfx import v1 as tfx
+    from pipeline import kfp_spec, kubeflow_runner
+    build = kubeflow_runner.create_pipeline
+
+    def with_resolver(*args, **kwargs):
+        dag = build(*args, **kwargs)
+        resolver = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+            model_blessing=tfx.dsl.Channel(
+                type=tfx.types.standard_artifacts.ModelBlessing)).with_id("Latest")
+        dag.components = dag.components + [resolver]
+        return dag
+
+    monkeypatch.setattr(kubeflow_runner, "create_pipeline", with_resolver)
+    output = tmp_path / "pipeline.yaml"
+    with pytest.raises(kfp_spec.SpecRefused,
+                       match="task 'Latest-model-blessing-resolver'.*resolver "
+                             "executors not implemented"):
+        kubeflow_runner.compile_spec(_config(), str(output))
+    assert not output.exists()
 
 
 def test_pusher_takes_the_evaluators_blessing(spec):
@@ -64,12 +134,15 @@ def test_trainer_runs_run_fn_from_the_image_and_gates_load_by_module(spec):
     assert "gs://bucket/fairgate/root/tensorflow_datasets" in text
 
 
-def test_pipeline_spec_loads_with_the_kfp_sdk(spec, tmp_path):
-    from kfp import components
-    path = tmp_path / "pipeline_spec.json"
-    path.write_text(json.dumps(spec["pipelineSpec"]))
-    loaded = components.load_component_from_file(str(path))
-    assert loaded.name
+def test_pipeline_yaml_is_what_the_kfp_client_uploads(tmp_path):
+    """`fairgate compile --output pipeline.yaml` writes the bare PipelineSpec that
+    kfp 2.5's Client.create_run_from_pipeline_package reads (strictly)."""
+    from kfp.client import client
+    from pipeline import kubeflow_runner
+    path = kubeflow_runner.compile_spec(_config(), str(tmp_path / "pipeline.yaml"))
+    document = client._extract_pipeline_yaml(path)  # what the client uploads
+    assert document.pipeline_spec.schema_version == "2.1.0"
+    assert "ServingModel" in document.pipeline_spec.root.dag.tasks
 
 
 @pytest.mark.parametrize("key", ["pipeline_root", "push_destination"])
