@@ -53,7 +53,7 @@ case "${1:-}" in
   *) log "ERROR: unknown option '$1' (usage: bash setup.sh [--test])"; exit 2 ;;
 esac
 
-want="$(cat "$here/requirements.lock" "$here/requirements-nodeps.txt" "$here/pyproject.toml" "$here/setup.sh" | sha256sum | cut -d' ' -f1)"
+want="$(cat "$here/requirements.lock" "$here/requirements-nodeps.txt" "$here/pyproject.toml" "$here/setup.sh" "$here/deploy/install_stack.sh" | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/python" ]; then
   log "environment up to date: $venv"
   exit 0
@@ -72,13 +72,7 @@ fi
 
 start=$(date +%s)
 log "installing the pinned stack (a fresh install takes a few minutes)"
-"$venv/bin/python" -m pip install --quiet --upgrade "pip>=24"
-# The lock holds every package of the resolved TFX 1.16 stack (pip freeze), so the
-# install resolves the same way every time and pip does no backtracking.
-"$venv/bin/python" -m pip install --quiet -r "$here/requirements.lock"
-# fairness-indicators 0.47 wants tensorflow-hub>=0.16.1 while tfx 1.16 wants <0.16:
-# its metric code works with either, so it goes in without its dependencies.
-"$venv/bin/python" -m pip install --quiet --no-deps -r "$here/requirements-nodeps.txt"
-"$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$here"
+# One install script for this venv and the project image (deploy/Dockerfile).
+bash "$here/deploy/install_stack.sh" "$venv/bin/python" all
 echo "$want" > "$stamp"
 log "ready in $(( $(date +%s) - start ))s: $venv"

@@ -19,6 +19,7 @@ from tensorflow_model_analysis.writers import eval_config_writer
 REPORT_THRESHOLDS = (0.22, 0.5, 0.75)
 FI = "fairness_indicators_metrics"
 OVERALL = "Overall"
+CHANGE_SUFFIX = " (change vs model in serving)"
 
 SliceMetrics = Dict[str, Dict[metric_types.MetricKey, Any]]
 
@@ -179,7 +180,7 @@ def checks(evaluation: Evaluation) -> List[Dict[str, Any]]:
                 change = isinstance(threshold, tfma.GenericChangeThreshold)
                 value = _number(evaluation.metrics.get(slice_, {}).get(key))
                 check = {
-                    "name": key.name + (" (change vs model in serving)" if change else ""),
+                    "name": key.name + (CHANGE_SUFFIX if change else ""),
                     "slice": slice_, "kind": "change" if change else "value",
                     "value": value, "bound": _bound(threshold),
                     "passed": (slice_, key) not in failed,
@@ -191,8 +192,8 @@ def checks(evaluation: Evaluation) -> List[Dict[str, Any]]:
     # was never computed) is still a failed check.
     listed = {(c["slice"], c["name"]) for c in result if not c["passed"]}
     for (slice_, key), message in failed.items():
-        if (slice_, key.name) not in listed and (slice_, key.name + " (change vs last "
-                                                 "blessed)") not in listed:
+        if (slice_, key.name) not in listed and \
+                (slice_, key.name + CHANGE_SUFFIX) not in listed:
             result.append({"name": key.name, "slice": slice_, "kind": "value",
                            "value": None, "bound": {}, "passed": False,
                            "note": " ".join(message.split()) or "not computed"})

@@ -1,0 +1,129 @@
+"""`fairgate run --runner kfp-local`: the compiled Kubeflow Pipelines spec executed
+as the open-source backend would (real subprocesses per task, ML Metadata in
+SQLite), through the same CLI, verdict and exit codes as the other runners."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from components.gated_pusher import executor as pusher
+from pipeline import kfp_spec
+from tests.tabular import write_biased_csv
+
+FAIRGATE = os.path.join(os.path.dirname(sys.executable), "fairgate")
+LENIENT = os.path.join(os.path.dirname(__file__), "data", "lenient_tabular.pbtxt")
+
+
+def _config(workdir, name, data, eval_config=LENIENT, groups=(0, 1), **trainer):
+    raw = {
+        "name": name, "data": data,
+        "trainer": {"train_steps": 300, "snapshot_every": 100, "baseline": False,
+                    **trainer},
+        "evaluation": {"eval_config": eval_config, "groups": list(groups)},
+        "pipeline_root": str(workdir / "root"),
+        "push_destination": str(workdir / "serving"),
+        "report_dir": str(workdir / "report"),
+    }
+    path = workdir / f"{name}-{os.path.basename(eval_config)}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def _run(config, cwd):
+    return subprocess.run([FAIRGATE, "run", "--runner", "kfp-local", "--config", config],
+                          cwd=cwd, capture_output=True, text=True, timeout=900)
+
+
+def _report(workdir):
+    with open(workdir / "report" / "report.json") as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("kfp_local")
+    config = _config(workdir, "kfp-embedded", {
+        "source": "embedded_celeba", "num_examples": 2500, "seed": 5,
+        "data_dir": str(workdir / "tfds")})
+    first = _run(config, workdir)
+    return workdir, config, first
+
+
+def test_embedded_default_through_the_spec_is_blessed_and_pushed_once(embedded):
+    workdir, _, first = embedded
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "VERDICT: BLESSED, pushed" in first.stdout
+    assert len(pusher.pushed_versions(str(workdir / "serving"))) == 1
+    spec = kfp_spec.load(str(workdir / ".fairgate" / "kfp-embedded" / "kfp-local" /
+                             "pipeline.yaml"))
+    for task in kfp_spec.tasks(spec):  # a line for every task, in the terminal
+        assert f"Component {task} is running" in first.stderr, task
+        assert f"Component {task} is finished" in first.stderr, task
+    report = _report(workdir)
+    assert report["verdict"]["blessed"] and report["serving_baseline"] == {
+        "in_serving": False, "push_destination": str(workdir / "serving")}
+    assert not any("change vs" in c["name"] for c in report["checks"])
+
+
+def test_second_run_is_judged_against_the_model_in_serving_and_pushes_nothing(embedded):
+    workdir, config, _ = embedded
+    (version,) = pusher.pushed_versions(str(workdir / "serving"))
+    second = _run(config, workdir)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "VERDICT: BLESSED, already in serving" in second.stdout
+    assert "Component Trainer is finished (cached" in second.stderr
+    assert "Component ServingModel is running" in second.stderr  # never cached
+    assert pusher.pushed_versions(str(workdir / "serving")) == [version]
+    report = _report(workdir)
+    serving = report["serving_baseline"]
+    assert serving["in_serving"] and serving["version"] == version
+    assert serving["path"] == str(workdir / "serving" / version)
+    changes = [c for c in report["checks"] if "change vs model in serving" in c["name"]]
+    assert changes and all(c["passed"] for c in changes), report["checks"]
+
+
+def test_failing_gates_through_the_spec_push_nothing_and_exit_3(embedded):
+    workdir, _, _ = embedded
+    (version,) = pusher.pushed_versions(str(workdir / "serving"))
+    strict = workdir / "strict.pbtxt"
+    text = open(LENIENT).read()
+    assert "lower_bound { value: 0.5 }" in text
+    strict.write_text(text.replace("lower_bound { value: 0.5 }",
+                                   "lower_bound { value: 0.999 }"))
+    config = _config(workdir, "kfp-embedded", {
+        "source": "embedded_celeba", "num_examples": 2500, "seed": 5,
+        "data_dir": str(workdir / "tfds")}, eval_config=str(strict))
+    third = _run(config, workdir)
+    assert third.returncode == 3, third.stdout + third.stderr
+    assert "VERDICT: NOT BLESSED, not pushed" in third.stdout
+    assert "binary_accuracy" in third.stdout
+    assert pusher.pushed_versions(str(workdir / "serving")) == [version]
+    report = _report(workdir)
+    assert not report["verdict"]["blessed"] and not report["verdict"]["pushed"]
+    assert any("binary_accuracy" in reason for reason in report["verdict"]["reasons"])
+
+
+def test_csv_source_runs_through_the_spec_without_the_example_gen_driver(tmp_path):
+    """CsvExampleGen's driver sits in lifecycle.preCacheCheck, which the open-source
+    backend never runs (nor does kfp-local): the executor must work without it."""
+    write_biased_csv(tmp_path / "csv" / "data.csv", 1500, seed=2)
+    config = _config(tmp_path, "kfp-csv", {
+        "source": "csv", "input_base": str(tmp_path / "csv"), "label": "approved",
+        "group": "region"}, groups=("north", "south"), mode="tfco",
+        learning_rate=0.003, constraint_learning_rate=0.005,
+        constraints={"constraints": [{"gap": "false_positive_rate",
+                                      "groups": ["north", "south"], "max_gap": 0.05}]})
+    run = _run(config, tmp_path)
+    assert run.returncode in (0, 3), run.stdout + run.stderr
+    spec = kfp_spec.load(str(tmp_path / ".fairgate" / "kfp-csv" / "kfp-local" /
+                             "pipeline.yaml"))
+    label, executor = kfp_spec.executor_of(spec, "CsvExampleGen")
+    assert "preCacheCheck" in executor["container"].get("lifecycle", {})
+    splits = os.listdir(next(l.split(": ", 1)[1] for l in run.stdout.splitlines()
+                             if l.strip().startswith("CsvExampleGen.examples:")))
+    assert sorted(splits) == ["Split-eval", "Split-test", "Split-train"]
+    report = _report(tmp_path)
+    assert report["group_sizes"] and "VERDICT:" in run.stdout
