@@ -99,8 +99,8 @@ def test_run_killed_during_training_resumes_and_pushes_once(workdir):
     assert "already in serving" in again.stdout
     assert len(_versions(workdir)) == 1
     # Unchanged inputs: ingestion, validation and training are reused from the cache.
-    # (The Evaluator runs again once: its baseline input changed from none to the
-    # model this run blessed; the Pusher then finds that model already pushed.)
+    # (ServingModel runs on every run, so the Evaluator judges the model again
+    # against the model in serving; the Pusher then finds it already pushed.)
     cached = outputs(config)
     for component in ("CsvExampleGen", "StatisticsGen", "SchemaGen",
                       "ExampleValidator", "DataValidationGate", "Trainer"):

@@ -108,22 +108,47 @@ def test_failing_gates_through_the_spec_push_nothing_and_exit_3(embedded):
 
 def test_csv_source_runs_through_the_spec_without_the_example_gen_driver(tmp_path):
     """CsvExampleGen's driver sits in lifecycle.preCacheCheck, which the open-source
-    backend never runs (nor does kfp-local): the executor must work without it."""
+    backend never runs (nor does kfp-local): its executor and every consumer of its
+    examples must work without it. The compiled CSV spec's ingestion and
+    validation tasks run here (training and judging are the embedded tests')."""
+    from fairgate import config as config_lib
+    from pipeline import kfp_local, kubeflow_runner
     write_biased_csv(tmp_path / "csv" / "data.csv", 1500, seed=2)
-    config = _config(tmp_path, "kfp-csv", {
+    config = config_lib.load(_config(tmp_path, "kfp-csv", {
         "source": "csv", "input_base": str(tmp_path / "csv"), "label": "approved",
-        "group": "region"}, groups=("north", "south"), mode="tfco",
-        learning_rate=0.003, constraint_learning_rate=0.005,
-        constraints={"constraints": [{"gap": "false_positive_rate",
-                                      "groups": ["north", "south"], "max_gap": 0.05}]})
-    run = _run(config, tmp_path)
-    assert run.returncode in (0, 3), run.stdout + run.stderr
-    spec = kfp_spec.load(str(tmp_path / ".fairgate" / "kfp-csv" / "kfp-local" /
-                             "pipeline.yaml"))
+        "group": "region"}, groups=("north", "south")))
+    spec = kubeflow_runner.compile_job(config, local=True)["pipelineSpec"]
     label, executor = kfp_spec.executor_of(spec, "CsvExampleGen")
     assert "preCacheCheck" in executor["container"].get("lifecycle", {})
-    splits = os.listdir(next(l.split(": ", 1)[1] for l in run.stdout.splitlines()
-                             if l.strip().startswith("CsvExampleGen.examples:")))
-    assert sorted(splits) == ["Split-eval", "Split-test", "Split-train"]
-    report = _report(tmp_path)
-    assert report["group_sizes"] and "VERDICT:" in run.stdout
+    keep = {"CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
+            "DataValidationGate"}
+    spec["root"]["dag"]["tasks"] = {t: s for t, s in kfp_spec.tasks(spec).items()
+                                    if t in keep}
+    outputs = kfp_local.run_spec(spec, pipeline_root=str(tmp_path / "root"),
+                                 metadata_path=str(tmp_path / "m.sqlite"),
+                                 work_dir=str(tmp_path / "work"))
+    assert set(outputs) == keep
+    examples = outputs["CsvExampleGen"]["examples"]
+    assert sorted(os.listdir(examples)) == ["Split-eval", "Split-test", "Split-train"]
+    assert os.path.exists(outputs["DataValidationGate"]["validated_schema"])
+
+
+def test_runs_are_recorded_in_ml_metadata_as_the_backend_records_them(embedded):
+    """After the runs above: one system.PipelineRun context per run, one
+    system.ContainerExecution per task, cached tasks pointing at the execution
+    whose outputs they reused, artifacts typed by their schema titles."""
+    from pipeline.kfp_local.store import Store, States
+    workdir, _, _ = embedded
+    store = Store(str(workdir / ".fairgate" / "kfp-embedded" / "kfp-local" /
+                      "metadata.sqlite")).store
+    runs = store.get_contexts_by_type("system.PipelineRun")
+    assert len(runs) >= 2
+    executions = store.get_executions_by_type("system.ContainerExecution")
+    cached = [e for e in executions if e.last_known_state == States.CACHED]
+    assert cached and all("cached_execution_id" in e.custom_properties for e in cached)
+    trainers = [e for e in executions
+                if e.custom_properties["task_name"].string_value == "Trainer"]
+    assert [e.last_known_state for e in trainers][:2] == [States.COMPLETE, States.CACHED]
+    types = {t.name for t in store.get_artifact_types()}
+    assert {"tfx.Examples", "tfx.Model", "tfx.ModelBlessing",
+            "fairgate.FairnessReport"} <= types
