@@ -17,7 +17,7 @@ strings are in 2.17.0):
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
 import yaml
 
@@ -58,29 +58,31 @@ def executor_of(spec: Dict[str, Any], task: str) -> Tuple[str, Dict[str, Any]]:
     return label, spec.get("deploymentSpec", {}).get("executors", {}).get(label, {})
 
 
-def _executor_refusal(label: str, executor: Dict[str, Any]) -> str:
+def _executor_refusal(component: str, label: str, executor: Dict[str, Any]) -> str:
+    """visitor.go `dfs` runs before dag.go's per-kind messages, so a resolver or a
+    custom job gets its generic message."""
     if "container" in executor or "importer" in executor:
         return ""
-    if "resolver" in executor:
-        # dag.go `task`; visitor.go fails first with the generic message.
-        return (f"executor(label={label!r}): non-container and non-importer executor "
-                "not implemented: resolver executors not implemented")
-    if "customJob" in executor:
-        return "custom job executors is Google Cloud only, it's not supported"
-    return (f"executor(label={label!r}): non-container and non-importer executor "
-            "not implemented")
+    return (f"error processing component name={component!r}: executor(label={label!r}): "
+            "non-container and non-importer executor not implemented")
 
 
-def _constant_values(task_spec: Dict[str, Any]) -> Iterator[str]:
+_RUNTIME_VALUE_TYPES = {"constantValue": "ValueOrRuntimeParameter_ConstantValue",
+                        "runtimeParameter": "ValueOrRuntimeParameter_RuntimeParameter"}
+
+
+def _unsupported_runtime_values(task_spec: Dict[str, Any]) -> Iterator[Tuple[str, str]]:
     for name, parameter in task_spec.get("inputs", {}).get("parameters", {}).items():
-        runtime = parameter.get("runtimeValue", {})
-        if "constantValue" in runtime or "runtimeParameter" in runtime:
-            yield name
+        for kind in parameter.get("runtimeValue", {}):
+            if kind in _RUNTIME_VALUE_TYPES:
+                yield name, _RUNTIME_VALUE_TYPES[kind]
 
 
-def refusals(spec: Dict[str, Any]) -> List[Tuple[str, str]]:
-    """[(task, the backend's message)] for everything the open-source backend
-    refuses; empty when it accepts the spec."""
+def refusals(spec: Dict[str, Any],
+             never_cached: Sequence[str] = ()) -> List[Tuple[str, str]]:
+    """[(task, message)] for everything the open-source backend refuses (its own
+    message), and for caching on a task in `never_cached` (fairgate's rule: such a
+    task's output depends on the world, not on its cache key). Empty: accepted."""
     found = []
     version = spec.get("schemaVersion", "")
     if version != SCHEMA_VERSION:
@@ -89,22 +91,28 @@ def refusals(spec: Dict[str, Any]) -> List[Tuple[str, str]]:
     for task, task_spec in sorted(tasks(spec).items()):
         component = component_of(spec, task)
         if "dag" in component:
-            found.append((task, "nested DAG tasks are not produced by fairgate's "
-                          "pipeline and not checked here"))
+            found.append((task, "a nested DAG: fairgate's pipeline has none, and "
+                          "these checks do not look inside one (fairgate's limit)"))
             continue
-        message = _executor_refusal(*executor_of(spec, task))
+        label, executor = executor_of(spec, task)
+        message = _executor_refusal(task_spec["componentRef"]["name"], label, executor)
         if message:
             found.append((task, message))
-        for name in _constant_values(task_spec):
+        if "importer" in executor and task_spec.get("triggerPolicy", {}).get("condition"):
+            found.append((task, "triggerPolicy.condition on importer task is not "
+                          "supported"))
+        for name, kind in _unsupported_runtime_values(task_spec):
             found.append((task, f"input parameter '{name}': param runtime value spec "
-                          "of type *pipelinespec.ValueOrRuntimeParameter_ConstantValue "
-                          "not implemented"))
+                          f"of type *pipelinespec.{kind} not implemented"))
+        if task in never_cached and task_spec.get("cachingOptions", {}).get("enableCache"):
+            found.append((task, "caching is on, but this task reads the world (the "
+                          "model in serving) and must run every time (fairgate's rule)"))
     return found
 
 
-def check(spec: Dict[str, Any]) -> None:
-    """Raises SpecRefused for the first thing the open-source backend refuses."""
-    found = refusals(spec)
+def check(spec: Dict[str, Any], never_cached: Sequence[str] = ()) -> None:
+    """Raises SpecRefused for the first refusal (see `refusals`)."""
+    found = refusals(spec, never_cached)
     if found:
         raise SpecRefused(*found[0])
 

@@ -76,7 +76,7 @@ def compile_job(config: Config, image: Optional[str] = None,
     for task in NEVER_CACHED:
         if task in kfp_spec.tasks(spec):
             kfp_spec.tasks(spec)[task].pop("cachingOptions", None)
-    kfp_spec.check(spec)
+    kfp_spec.check(spec, NEVER_CACHED)
     return job
 
 

@@ -36,7 +36,8 @@ def test_conditions_evaluate_as_cel(condition, expected):
 @pytest.mark.parametrize("condition, message", [
     ("inputs.parameter_values['num']", "return type is not bool"),
     ("inputs.parameter_values['missing'] == 1.0", "no such key"),
-    ("size(inputs.artifacts) > 0.0", "undeclared reference"),
+    ("size(inputs.artifacts) > 0.0", "function call size"),
+    ("outputs_x == 1.0", "undeclared reference"),
     ("inputs.parameter_values['type'] < 1.0", "no such overload"),
 ])
 def test_conditions_outside_the_subset_are_refused(condition, message):
@@ -78,7 +79,8 @@ def test_what_the_backend_refuses_is_refused_before_anything_runs(tmp_path):
     assert kfp_spec.task_order(spec) == ["A", "B"]
     from pipeline import kfp_local
     with pytest.raises(kfp_spec.SpecRefused,
-                       match="task 'B'.*resolver executors not implemented"):
+                       match="task 'B'.*non-container and non-importer executor "
+                             "not implemented"):
         kfp_local.run_spec(spec, pipeline_root=str(tmp_path / "root"),
                            metadata_path=str(tmp_path / "m.sqlite"),
                            work_dir=str(tmp_path / "work"))
@@ -121,6 +123,54 @@ def test_a_compiled_tfx_condition_skips_its_task_and_records_it(tmp_path):
     states = {e.custom_properties["task_name"].string_value: e.last_known_state
               for e in store.get_executions()}
     assert states == {"ServingModel": States.COMPLETE, "WhenEmpty": States.COMPLETE,
-                      "WhenServing": States.CANCELED}
+                      "WhenServing": States.CANCELED, "": States.COMPLETE}  # "": the DAG
     assert os.path.exists(os.path.join(outputs["WhenEmpty"]["model"],
                                        "serving_model.json"))
+
+
+@pytest.mark.parametrize("condition, expected", [
+    ("inputs.parameter_values['num'] == -1.0", False),           # TFX writes -1 as -1.0
+    ("-inputs.parameter_values['num'] < 0.0", True),
+    ("false && inputs.parameter_values['missing'] == 1.0", False),  # short-circuit
+    ("true || inputs.parameter_values['missing'] == 1.0", True),
+    ("inputs.parameter_values['type'] != 'fóo\\'s'", True),
+])
+def test_conditions_short_circuit_and_read_negative_and_non_ascii_literals(condition,
+                                                                           expected):
+    assert cel.evaluate(condition, EXECUTOR_INPUT) is expected
+
+
+def _one_task_spec(command, caching=False):
+    task = {"componentRef": {"name": "comp-a"}, "taskInfo": {"name": "Fails"}}
+    if caching:
+        task["cachingOptions"] = {"enableCache": True}
+    return {"schemaVersion": "2.1.0", "pipelineInfo": {"name": "p"},
+            "root": {"dag": {"tasks": {
+                "Fails": task,
+                "After": {"componentRef": {"name": "comp-a"}, "taskInfo": {"name": "After"},
+                          "dependentTasks": ["Fails"]}}}},
+            "components": {"comp-a": {"executorLabel": "exec-a"}},
+            "deploymentSpec": {"executors": {"exec-a": {"container": {
+                "image": "i", "command": command}}}}}
+
+
+def test_a_failing_task_is_recorded_failed_and_nothing_downstream_runs(tmp_path):
+    from pipeline import kfp_local
+    from pipeline.kfp_local.store import States, Store
+    spec = _one_task_spec(["python", "-c", "import sys; print('boom'); sys.exit(3)"])
+    with pytest.raises(kfp_local.TaskFailed, match="task 'Fails' failed: exit code 3"
+                                                   "(.|\n)*boom"):
+        kfp_local.run_spec(spec, pipeline_root=str(tmp_path / "root"),
+                           metadata_path=str(tmp_path / "m.sqlite"),
+                           work_dir=str(tmp_path / "work"))
+    store = Store(str(tmp_path / "m.sqlite")).store
+    states = {e.custom_properties["task_name"].string_value: e.last_known_state
+              for e in store.get_executions()}
+    assert states == {"Fails": States.FAILED, "": States.FAILED}  # "": the run's DAG
+
+
+def test_caching_is_refused_on_a_task_that_must_run_every_time():
+    spec = _one_task_spec(["true"], caching=True)
+    assert kfp_spec.refusals(spec) == []
+    with pytest.raises(kfp_spec.SpecRefused, match="task 'Fails': caching is on"):
+        kfp_spec.check(spec, never_cached=["Fails"])

@@ -108,8 +108,8 @@ def test_compile_refuses_a_resolver_naming_the_task(tmp_path, monkeypatch):
     monkeypatch.setattr(kubeflow_runner, "create_pipeline", with_resolver)
     output = tmp_path / "pipeline.yaml"
     with pytest.raises(kfp_spec.SpecRefused,
-                       match="task 'Latest-model-blessing-resolver'.*resolver "
-                             "executors not implemented"):
+                       match="task .Latest-model-blessing-resolver.*non-container "
+                             "and non-importer executor not implemented"):
         kubeflow_runner.compile_spec(_config(), str(output))
     assert not output.exists()
 

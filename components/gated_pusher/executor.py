@@ -36,17 +36,27 @@ def fingerprint(model_dir: str) -> str:
 
 
 def pushed_versions(base_directory: str) -> List[str]:
-    """Complete versions under base_directory (numeric names), oldest first."""
+    """Version folders under base_directory (numeric names), oldest first. On
+    object storage one may be incomplete: see is_complete."""
     if not fileio.exists(base_directory):
         return []
     names = [n.rstrip("/") for n in fileio.listdir(base_directory)]
     return sorted((n for n in names if n.isdigit()), key=int)
 
 
+def is_complete(version_dir: str) -> bool:
+    """A model server can load it: saved_model.pb is there (written last on object
+    storage; locally the whole folder appears by one rename)."""
+    return fileio.exists(os.path.join(version_dir, "saved_model.pb"))
+
+
 def find_push(base_directory: str, model_fingerprint: str) -> Optional[str]:
+    """The complete version holding this model, if any (a push interrupted on
+    object storage before saved_model.pb does not count: the model is pushed
+    again)."""
     for version in pushed_versions(base_directory):
         marker = os.path.join(base_directory, version, MARKER)
-        if fileio.exists(marker):
+        if fileio.exists(marker) and is_complete(os.path.join(base_directory, version)):
             with fileio.open(marker, "r") as f:
                 if json.load(f).get("fingerprint") == model_fingerprint:
                     return version

@@ -13,27 +13,29 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, path_utils
 
-from components.gated_pusher.executor import MARKER, pushed_versions
+from components.gated_pusher.executor import MARKER, is_complete, pushed_versions
 
 RECORD = "serving_model.json"  # at the root of ServingModel's output artifact
 
 
 def newest_complete_version(base_directory: str) -> Optional[str]:
-    """The newest version GatedPusher finished writing: its marker and its
-    saved_model.pb (written last on object storage) are both there."""
+    """The newest loadable version, as a model server picks it: the highest
+    numeric folder holding saved_model.pb, whoever put it there (GatedPusher's
+    marker is read when present, not required)."""
+    if not fileio.exists(base_directory):
+        return None
     for version in reversed(pushed_versions(base_directory)):
-        folder = os.path.join(base_directory, version)
-        if (fileio.exists(os.path.join(folder, MARKER))
-                and fileio.exists(os.path.join(folder, "saved_model.pb"))):
+        if is_complete(os.path.join(base_directory, version)):
             return version
     return None
 
 
 def read_record(model_uri: str) -> Dict[str, Any]:
-    """What ServingModel wrote about the model it handed on."""
+    """What ServingModel wrote about the model it handed on ({} for a model
+    artifact that ServingModel did not write)."""
     path = os.path.join(model_uri, RECORD)
     if not fileio.exists(path):
-        return {"in_serving": False}
+        return {}
     with fileio.open(path, "r") as f:
         return json.load(f)
 
@@ -50,7 +52,7 @@ class ServingModelExecutor(base_executor.BaseExecutor):
            exec_properties: Dict[str, Any]) -> None:
         base = exec_properties["push_destination"]
         model = artifact_utils.get_single_instance(output_dict["model"])
-        version = newest_complete_version(base) if fileio.exists(base) else None
+        version = newest_complete_version(base)
         record: Dict[str, Any] = {"in_serving": version is not None,
                                   "push_destination": base}
         if version is None:
@@ -58,8 +60,10 @@ class ServingModelExecutor(base_executor.BaseExecutor):
                          "is judged without a baseline.", base)
         else:
             source = os.path.join(base, version)
-            with fileio.open(os.path.join(source, MARKER), "r") as f:
-                pushed = json.load(f)
+            pushed: Dict[str, Any] = {}
+            if fileio.exists(os.path.join(source, MARKER)):  # pushed by GatedPusher
+                with fileio.open(os.path.join(source, MARKER), "r") as f:
+                    pushed = json.load(f)
             # A copy, so that a push during this run cannot change the baseline
             # under the Evaluator.
             io_utils.copy_dir(source, path_utils.serving_model_path(model.uri))
@@ -76,12 +80,33 @@ class ServingModelExecutor(base_executor.BaseExecutor):
         model.set_string_custom_property("serving_version", version or "")
 
 
+def check_current(record: Dict[str, Any]) -> None:
+    """Fails when the model in serving is no longer the one ServingModel handed on:
+    its output was taken from a cache (e.g. a Kubeflow run submitted with
+    enable_caching=True, which turns caching on for every task), or another run
+    pushed in the meantime. Judging against a stale baseline would let the change
+    gates pass or fail against the wrong model."""
+    if "push_destination" not in record:
+        return
+    now = newest_complete_version(record["push_destination"])
+    handed = record.get("version") if record.get("in_serving") else None
+    if now != handed:
+        raise RuntimeError(
+            f"the model in serving at {record['push_destination']} is "
+            f"{'version ' + now if now else 'none'}, but the baseline handed to the "
+            f"Evaluator is {'version ' + handed if handed else 'none'}: ServingModel's "
+            "output is stale (taken from a cache: on Kubeflow, submit with "
+            "enable_caching left unset; or another run pushed meanwhile). Run again.")
+
+
 class BaselineAwareEvaluatorExecutor(tfx_evaluator.Executor):
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
         key = standard_component_specs.BASELINE_MODEL_KEY
+        for artifact in input_dict.get(key) or []:
+            check_current(read_record(artifact.uri))
         baseline = [a for a in input_dict.get(key) or [] if holds_model(a.uri)]
         if input_dict.get(key) and not baseline:
             logging.info("Evaluator: no model in serving yet; change thresholds "

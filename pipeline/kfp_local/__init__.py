@@ -36,16 +36,21 @@ kubeflow/pipelines at tag 2.0.5 (the backend release of the pinned kfp SDK
   in ML Metadata (store.py). `lifecycle.preCacheCheck` is never run, as the
   backend never runs it.
 
-Local differences, none of which changes what a task sees: the pod's scratch
-files (`outputFile`, output parameter files; `/tmp/kfp_outputs/...` in a pod)
-live under `<work_dir>/kfp-local/<run id>/<task>/`; output artifact folders are
-created before the task runs (object storage needs no folders); tasks run one
-at a time.
+Local differences: the pod's scratch files (`outputFile`, output parameter
+files; `/tmp/kfp_outputs/...` in a pod) live under
+`<work_dir>/kfp-local/<run id>/<task>/`; the pipeline root may be a local
+folder (the 2.0.5 launcher accepts only gs://, minio:// and s3:// output URIs,
+and `fairgate compile` requires gs:// for a cluster), whose output artifact
+folders are created before the task runs (object storage needs none); tasks run
+one at a time. What kfp-local does not execute (importer tasks, nested DAGs;
+fairgate's spec has neither) is refused before anything runs.
 """
 from __future__ import annotations
 
+import decimal
 import hashlib
 import json
+import math
 import logging
 import os
 import re
@@ -53,15 +58,16 @@ import subprocess
 import sys
 import time
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from fairgate.config import is_uri
 from pipeline import kfp_spec
 from pipeline.kfp_local import cel
-from pipeline.kfp_local.store import States, Store
+from pipeline.kfp_local.store import DAG_EXECUTION, States, Store
 
 log = logging.getLogger("fairgate.kfp_local")
 
@@ -82,14 +88,33 @@ def _schema_title(artifact_type: Dict[str, Any]) -> str:
 
 
 def _text(value: Any) -> str:
-    """A parameter value as the launcher writes it into a placeholder."""
+    """A parameter value as the launcher writes it into a placeholder: numbers as
+    Go's strconv.FormatFloat(v, 'f', -1, 64) (no exponent), lists and structs as
+    JSON."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (int, float)):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "+Inf" if value > 0 else "-Inf"
+        return format(decimal.Decimal(repr(float(value))).normalize(), "f")
     return json.dumps(value, separators=(",", ":"))
+
+
+def _typed(text: str, parameter_type: str) -> Any:
+    """An output parameter file's text as metadata.TextToPbValue reads it."""
+    if parameter_type in ("NUMBER_DOUBLE", "NUMBER_INTEGER"):
+        return float(text)
+    if parameter_type == "BOOLEAN":
+        if text not in ("true", "false"):
+            raise ValueError(f"cannot read {text!r} as a boolean")
+        return text == "true"
+    if parameter_type in ("LIST", "STRUCT"):
+        return json.loads(text)
+    return text
 
 
 class _Run:
@@ -101,6 +126,9 @@ class _Run:
         self.run_root = f"{pipeline_root.rstrip('/')}/{self.name}/{self.run_id}"
         self.store = store
         self.contexts = store.run_contexts(self.name, self.run_id, self.run_root)
+        # driver.go RootDAG: the run's own DAG execution, parent of every task's.
+        self.root_dag = store.start_execution(self.contexts, "", parameters, "", {},
+                                              execution_type=DAG_EXECUTION)
         self.scratch = os.path.join(work_dir, self.run_id)
         self.parameters = parameters
         self.python = python
@@ -236,20 +264,27 @@ class _Run:
             command[0] = self.python  # the image's Python: this project's interpreter
         outputs = executor_input["outputs"]
         for artifacts in outputs["artifacts"].values():
-            os.makedirs(artifacts["artifacts"][0]["uri"], exist_ok=True)
+            if not is_uri(artifacts["artifacts"][0]["uri"]):
+                os.makedirs(artifacts["artifacts"][0]["uri"], exist_ok=True)
         scratch = os.path.dirname(outputs["outputFile"])
         os.makedirs(os.path.join(scratch, "outputs"), exist_ok=True)
         task_log = os.path.join(scratch, "task.log")
+        tail: List[str] = []
         with open(task_log, "w") as log_file:
             process = subprocess.Popen(command + args, cwd=scratch, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, text=True, bufsize=1)
-            tail: List[str] = []
-            for line in process.stdout:
-                log_file.write(line)
-                line = line.rstrip("\n")
-                log.info("[%s] %s", task, line)
-                tail = (tail + [line])[-15:]
-            code = process.wait()
+                                       stderr=subprocess.STDOUT, text=True,
+                                       errors="replace", bufsize=1)
+            try:
+                for line in process.stdout:
+                    log_file.write(line)
+                    line = line.rstrip("\n")
+                    log.info("[%s] %s", task, line)
+                    tail = (tail + [line])[-15:]
+                code = process.wait()
+            finally:
+                if process.poll() is None:  # interrupted: the task goes with us
+                    process.kill()
+                    process.wait()
         if code != 0:
             raise TaskFailed(task, f"exit code {code}; its output: {task_log}\n" +
                              "\n".join(tail))
@@ -264,14 +299,17 @@ class _Run:
                 json_format.Parse(f.read(), output)  # strict, as protojson.Unmarshal
         produced = json_format.MessageToDict(output)
         parameters = {}
+        types = kfp_spec.component_of(self.spec, task).get(
+            "outputDefinitions", {}).get("parameters", {})
         for key, parameter in outputs["parameters"].items():
             if key in produced.get("parameterValues", {}):
                 parameters[key] = produced["parameterValues"][key]
                 continue
             try:
                 with open(parameter["outputFile"]) as f:
-                    parameters[key] = f.read()
-            except OSError as error:
+                    parameters[key] = _typed(f.read(),
+                                             types.get(key, {}).get("parameterType", ""))
+            except (OSError, ValueError) as error:
                 raise TaskFailed(task, f"failed to read output parameter name={key!r}: "
                                  f"{error}") from None
         artifacts = {}
@@ -288,6 +326,15 @@ class _Run:
 
     # --- one task ---------------------------------------------------------
     def run_task(self, task: str) -> None:
+        """One task; any failure is a TaskFailed that names it."""
+        try:
+            self._run_task(task)
+        except TaskFailed:
+            raise
+        except Exception as error:  # a malformed output file, a bad condition, ...
+            raise TaskFailed(task, f"{type(error).__name__}: {error}") from error
+
+    def _run_task(self, task: str) -> None:
         upstream = kfp_spec.upstream(self.spec, task)
         if any(u in self.skipped for u in upstream):
             self.skipped.append(task)
@@ -295,9 +342,6 @@ class _Run:
             return
         task_spec = kfp_spec.tasks(self.spec)[task]
         label, executor = kfp_spec.executor_of(self.spec, task)
-        if "container" not in executor:
-            raise TaskFailed(task, f"executor {label!r} is not a container: kfp-local "
-                             "executes container tasks only (fairgate's DAG has no other)")
         parameters = self.resolve_parameters(task)
         artifacts = self.resolve_artifacts(task)
         executor_input = {"inputs": {"parameterValues": parameters, "artifacts": {
@@ -309,18 +353,21 @@ class _Run:
             if not cel.evaluate(condition, json_format.MessageToDict(
                     message, preserving_proto_field_name=True)):
                 execution = self.store.start_execution(
-                    self.contexts, task, parameters, "", input_ids)
+                    self.contexts, task, parameters, "", input_ids, self.root_dag.id)
                 self.store.publish(execution, self.contexts, States.CANCELED)
                 self.skipped.append(task)
                 log.info("Component %s is skipped: its condition is false (%s).",
                          task, condition)
                 return
         executor_input["outputs"] = self.provision_outputs(task)
-        fingerprint = self.fingerprint(executor_input, task, executor["container"])
+        # driver.go getFingerPrintsAndID: no fingerprint when the task does not
+        # cache, so its executions never serve as cache entries.
+        caching = bool(task_spec.get("cachingOptions", {}).get("enableCache"))
+        fingerprint = (self.fingerprint(executor_input, task, executor["container"])
+                       if caching else "")
         execution = self.store.start_execution(self.contexts, task, parameters,
-                                               fingerprint, input_ids)
-        cached = (self.store.cached_execution(self.name, fingerprint)
-                  if task_spec.get("cachingOptions", {}).get("enableCache") else None)
+                                               fingerprint, input_ids, self.root_dag.id)
+        cached = self.store.cached_execution(self.name, fingerprint) if caching else None
         if cached is not None:
             reused = self.store.outputs_of(cached)
             self.store.publish(
@@ -350,17 +397,28 @@ class _Run:
 
 def run_spec(spec: Dict[str, Any], *, pipeline_root: str, metadata_path: str,
              work_dir: str, parameters: Optional[Dict[str, Any]] = None,
-             python: str = sys.executable) -> Outputs:
+             python: str = sys.executable, never_cached: Sequence[str] = ()) -> Outputs:
     """Executes a PipelineSpec (dict); returns {task: {output: uri}} of the tasks
     that ran or were taken from the cache. Raises kfp_spec.SpecRefused for what the
     backend refuses, TaskFailed when a task fails (nothing downstream runs)."""
-    kfp_spec.check(spec)
+    kfp_spec.check(spec, never_cached)
+    order = kfp_spec.task_order(spec)
+    for task in order:
+        if "container" not in kfp_spec.executor_of(spec, task)[1]:
+            raise kfp_spec.SpecRefused(task, "kfp-local executes container tasks only "
+                                       "(a limitation of kfp-local, not of the backend; "
+                                       "fairgate's spec has no other kind)")
     run = _Run(spec, pipeline_root, Store(metadata_path), work_dir,
                parameters or {}, python)
     log.info("kfp-local: run %s of pipeline %s, artifacts under %s",
              run.run_id, run.name, run.run_root)
-    for task in kfp_spec.task_order(spec):
-        run.run_task(task)
+    state = States.FAILED
+    try:
+        for task in order:
+            run.run_task(task)
+        state = States.COMPLETE
+    finally:
+        run.store.publish(run.root_dag, run.contexts, state)
     return run.outputs
 
 
@@ -368,10 +426,11 @@ def run(config, image: Optional[str] = None) -> Outputs:
     """Compiles `config` for Kubeflow (local paths allowed), writes the spec to
     `<work_dir>/kfp-local/pipeline.yaml` and executes that file."""
     from pipeline import kubeflow_runner
+    from pipeline.pipeline import NEVER_CACHED
     work_dir = os.path.join(os.path.abspath(config.work_dir), "kfp-local")
     spec_path = kubeflow_runner.compile_spec(
         config, os.path.join(work_dir, "pipeline.yaml"), image=image, local=True)
     log.info("kfp-local: compiled the spec to %s", spec_path)
     return run_spec(kfp_spec.load(spec_path), pipeline_root=config.resolved_pipeline_root,
                     metadata_path=os.path.join(work_dir, "metadata.sqlite"),
-                    work_dir=work_dir)
+                    work_dir=work_dir, never_cached=NEVER_CACHED)

@@ -5,7 +5,8 @@ Read in kubeflow/pipelines 2.0.5, `backend/src/v2/metadata/client.go`: contexts
 of types `system.Pipeline` (the pipeline name) and `system.PipelineRun` (the run
 id, with `pipeline_root`); one `system.ContainerExecution` per task with the
 custom properties `task_name`, `display_name`, `inputs` (the parameter values),
-`outputs` (the output parameter values) and `cache_fingerprint`; artifacts typed
+`outputs` (the output parameter values), `cache_fingerprint` (empty when the task
+does not cache) and `parent_dag_id` (the run's `system.DAGExecution`); artifacts typed
 by their schema title, their metadata as custom properties plus `display_name`;
 INPUT and OUTPUT events whose path is the input or output name. Metadata values
 go in as `StructValueToMLMDValue` puts them (string, double, bool as 0/1 int,
@@ -23,11 +24,15 @@ from ml_metadata.proto import metadata_store_pb2 as mlmd
 PIPELINE_CONTEXT = "system.Pipeline"
 RUN_CONTEXT = "system.PipelineRun"
 CONTAINER_EXECUTION = "system.ContainerExecution"
+DAG_EXECUTION = "system.DAGExecution"
 
 States = mlmd.Execution.State
 
 
-def _to_mlmd(value: Any) -> mlmd.Value:
+def _metadata_value(value: Any) -> mlmd.Value:
+    """One artifact metadata value as converter.go StructValueToMLMDValue stores
+    it: a list as {"list": [...]}, a struct as {"struct": {...}}, a bool as 0/1;
+    null is refused ("unknown/unsupported value type")."""
     out = mlmd.Value()
     if isinstance(value, bool):
         out.int_value = int(value)
@@ -35,14 +40,25 @@ def _to_mlmd(value: Any) -> mlmd.Value:
         out.string_value = value
     elif isinstance(value, (int, float)):
         out.double_value = float(value)
-    elif isinstance(value, dict):
-        out.struct_value.SetInParent()  # an empty struct is still a struct
-        out.struct_value.update(value)
     elif isinstance(value, list):
         out.struct_value.update({"list": value})
-    elif value is None:
-        out.string_value = ""
+    elif isinstance(value, dict):
+        out.struct_value.update({"struct": value})
+    else:
+        raise ValueError(f"unknown/unsupported value type {type(value).__name__}")
     return out
+
+
+def _struct(values: Dict[str, Any]) -> mlmd.Value:
+    """An execution's `inputs` / `outputs`: the parameter values as one struct."""
+    out = mlmd.Value()
+    out.struct_value.SetInParent()  # an empty struct is still a struct
+    out.struct_value.update(values)
+    return out
+
+
+def _string(value: str) -> mlmd.Value:
+    return mlmd.Value(string_value=value)
 
 
 def _from_mlmd(value: mlmd.Value) -> Any:
@@ -81,7 +97,7 @@ class Store:
             return found.id
         context = mlmd.Context(type_id=self._type_id("context", type_name), name=name)
         for key, value in properties.items():
-            context.custom_properties[key].CopyFrom(_to_mlmd(value))
+            context.custom_properties[key].CopyFrom(_string(value))
         return self.store.put_contexts([context])[0]
 
     def run_contexts(self, pipeline_name: str, run_id: str, pipeline_root: str) -> List[int]:
@@ -90,13 +106,18 @@ class Store:
 
     def start_execution(self, contexts: List[int], task: str,
                         parameters: Dict[str, Any], fingerprint: str,
-                        inputs: Dict[str, List[int]]) -> mlmd.Execution:
-        execution = mlmd.Execution(type_id=self._type_id("execution", CONTAINER_EXECUTION),
+                        inputs: Dict[str, List[int]],
+                        parent_dag_id: Optional[int] = None,
+                        execution_type: str = CONTAINER_EXECUTION) -> mlmd.Execution:
+        execution = mlmd.Execution(type_id=self._type_id("execution", execution_type),
                                    last_known_state=States.RUNNING)
-        for key, value in {"task_name": task, "display_name": task,
-                           "inputs": parameters,
-                           "cache_fingerprint": fingerprint}.items():
-            execution.custom_properties[key].CopyFrom(_to_mlmd(value))
+        props = execution.custom_properties
+        props["task_name"].CopyFrom(_string(task))
+        props["display_name"].CopyFrom(_string(task))
+        props["inputs"].CopyFrom(_struct(parameters))
+        props["cache_fingerprint"].CopyFrom(_string(fingerprint))
+        if parent_dag_id is not None:
+            props["parent_dag_id"].int_value = parent_dag_id
         events = [(mlmd.Artifact(id=artifact_id),
                    mlmd.Event(type=mlmd.Event.INPUT, path=mlmd.Event.Path(
                        steps=[mlmd.Event.Path.Step(key=key)])))
@@ -117,10 +138,10 @@ class Store:
         output artifact ids by output name."""
         execution.last_known_state = state
         if output_parameters is not None:
-            execution.custom_properties["outputs"].CopyFrom(_to_mlmd(output_parameters))
+            execution.custom_properties["outputs"].CopyFrom(_struct(output_parameters))
         if cached_execution_id is not None:
             execution.custom_properties["cached_execution_id"].CopyFrom(
-                _to_mlmd(str(cached_execution_id)))
+                _string(str(cached_execution_id)))
         pairs = []
         for key, artifact in (output_artifacts or {}).items():
             if "id" in artifact:
@@ -131,7 +152,7 @@ class Store:
                     uri=artifact["uri"], state=mlmd.Artifact.LIVE)
                 metadata = {"display_name": key, **artifact.get("metadata", {})}
                 for name, value in metadata.items():
-                    record.custom_properties[name].CopyFrom(_to_mlmd(value))
+                    record.custom_properties[name].CopyFrom(_metadata_value(value))
             pairs.append((record, mlmd.Event(
                 type=mlmd.Event.OUTPUT,
                 path=mlmd.Event.Path(steps=[mlmd.Event.Path.Step(key=key)]))))
