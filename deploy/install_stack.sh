@@ -28,11 +28,13 @@ stack() {
 project() {
   # Editable: eval_configs/ and configs/ are read beside the code.
   "$python" -m pip install $quiet --no-deps --no-build-isolation -e "$root"
-  # What every Kubeflow task imports: the entrypoint, the executors named in the
-  # compiled spec, and the custom artifact type by its TYPE_NAME.
+  # fairgate's own modules that Kubeflow tasks import: the entrypoint, the
+  # components' executors and the custom artifact type by its TYPE_NAME
+  # (tests/test_kubeflow_spec.py imports every class the compiled spec names).
   "$python" -c "import fairgate.kfp_entrypoint, fairgate.group_metrics, \
 trainer_module.run_fn, components.gated_pusher, components.serving_model, \
-components.fairness_report; from fairgate import FairnessReport"
+components.fairness_report, components.celeba_example_gen, components.data_gate; \
+from fairgate import FairnessReport"
 }
 
 case "$part" in

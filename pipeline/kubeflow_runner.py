@@ -1,11 +1,11 @@
-"""Compiles the pipeline into a Kubeflow Pipelines v2 spec (JSON) with
+"""Compiles the pipeline into a Kubeflow Pipelines v2 spec with
 KubeflowV2DagRunner. Same create_pipeline(config) as the local runners.
 
 Every component runs in the project image (config kubeflow.image, built from
 deploy/Dockerfile): the Trainer's run_fn is referenced by dotted path and TFMA
 imports the gate metrics by module name, both from the image, so nothing is
-uploaded at compile time. The pipeline root (and data, push destination) should
-be object storage the cluster can read, e.g. gs://bucket/fairgate.
+uploaded at compile time. The pipeline root (and data, push destination) must be
+object storage the cluster can read, gs://bucket/fairgate.
 """
 from __future__ import annotations
 
@@ -22,24 +22,37 @@ from pipeline import kfp_spec
 from pipeline.pipeline import NEVER_CACHED, create_pipeline
 
 
+# Object storage the pinned stack can read and write (tf.io.gfile through
+# tensorflow-io-gcs-filesystem). s3://, minio://, hdfs:// raise "File system
+# scheme ... not implemented" in this stack.
+CLUSTER_SCHEMES = ("gs://",)
+
+
+def _cluster_path(key: str, path: str, origin: str, why: str) -> None:
+    if not path.startswith(CLUSTER_SCHEMES):
+        scheme = path.split("://")[0] + "://" if is_uri(path) else ""
+        problem = (f"the stack cannot write {scheme} (tf.io.gfile: scheme not "
+                   "implemented)" if scheme else why)
+        raise ConfigError(f"'{key}' in {origin}: {problem}; use "
+                          f"{' or '.join(CLUSTER_SCHEMES)}, e.g. gs://bucket/fairgate; "
+                          f"got '{path}'")
+
+
 def for_cluster(config: Config) -> Config:
     """The config as pods see it: the pipeline root and push destination must be
-    storage the cluster shares (a URI); the embedded dataset is generated under
+    storage the cluster shares (gs://); the embedded dataset is generated under
     the pipeline root; the report stays an artifact unless report_dir is a URI."""
     origin = config.source_file or "the default config"
     for key in ("pipeline_root", "push_destination"):
-        if not is_uri(getattr(config, key)):
-            raise ConfigError(
-                f"'{key}' in {origin}: Kubeflow needs storage the cluster's pods "
-                f"share, e.g. gs://bucket/fairgate; got '{getattr(config, key)}'")
+        _cluster_path(key, getattr(config, key), origin,
+                      "Kubeflow needs storage the cluster's pods share")
+    if is_uri(config.report_dir):
+        _cluster_path("report_dir", config.report_dir, origin, "")
     data = config.data
     paths = {"tfds": ["data_dir"], "csv": ["input_base"], "tfrecord": ["input_base"]}
     for key in paths.get(data.source, []) + (["schema_file"] if data.schema_file else []):
-        if not is_uri(getattr(data, key)):
-            raise ConfigError(
-                f"'data.{key}' in {origin}: the cluster's pods cannot read "
-                f"'{getattr(data, key)}' from this machine; use a URI, e.g. "
-                "gs://bucket/data")
+        _cluster_path(f"data.{key}", getattr(data, key), origin,
+                      "the cluster's pods cannot read it from this machine")
     cluster = copy.deepcopy(config)
     if cluster.data.source == "embedded_celeba" and not is_uri(cluster.data.data_dir):
         cluster.data.data_dir = cluster.pipeline_root.rstrip("/") + "/tensorflow_datasets"

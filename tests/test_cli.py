@@ -105,6 +105,7 @@ def test_run_killed_during_training_resumes_and_pushes_once(workdir):
     for component in ("CsvExampleGen", "StatisticsGen", "SchemaGen",
                       "ExampleValidator", "DataValidationGate", "Trainer"):
         assert cached[component] == after[component], component
+    assert cached["ServingModel"] != after["ServingModel"]  # never from the cache
 
 
 def test_report_command_prints_the_last_verdict(workdir):

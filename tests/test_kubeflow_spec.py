@@ -176,3 +176,11 @@ def test_compile_refuses_local_data_paths(tmp_path):
                      evaluation={"groups": ["a", "b"]})
     with pytest.raises(ConfigError, match="'data.input_base' in kfp.yaml"):
         kubeflow_runner.compile_spec(config, str(tmp_path / "pipeline.json"))
+
+
+def test_compile_refuses_storage_the_stack_cannot_write(tmp_path):
+    from pipeline import kubeflow_runner
+    with pytest.raises(ConfigError, match="'pipeline_root' in kfp.yaml: the stack "
+                                          "cannot write s3://"):
+        kubeflow_runner.compile_spec(_config(pipeline_root="s3://bucket/root"),
+                                     str(tmp_path / "pipeline.yaml"))
