@@ -230,7 +230,7 @@ class Quantity:
         return bad_side(self.which)
 
     def outputs(self, counts: Counts, level: float) -> Dict[str, float]:
-        low, high = self.interval(counts, level)
+        low, high = self.interval(counts, level=level)
         return {self.name: float(self.point(counts)),
                 bound_name(self.name, "lower", level): float(low),
                 bound_name(self.name, "upper", level): float(high)}

@@ -267,3 +267,14 @@ def test_policy_picks_the_gated_bound():
         gm.GroupRate(group_key="Young", policy="confidence", level=1.0)
     with pytest.raises(ValueError, match="metric must be one of"):
         gm.Regression(metric="MinGroupSize", group_key="Young")
+
+
+@pytest.mark.parametrize("kind, options", [
+    ("GroupRate", {"group": 0}), ("GroupRate", {}), ("OverallRate", {}),
+    ("GroupRateGap", {}), ("ConditionalRateGap", {})])
+def test_every_gate_metric_emits_point_and_bounds(kind, options):
+    rate = "accuracy" if kind == "OverallRate" else "false_positive_rate"
+    quantity = gm._quantity(kind, "q", rate, options.get("group"))
+    out = quantity.outputs(COUNTS, level=0.95)
+    assert set(out) == {"q", "q/lower95", "q/upper95"}
+    assert out["q/lower95"] <= out["q"] <= out["q/upper95"]
