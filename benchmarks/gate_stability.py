@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -44,6 +45,9 @@ sys.path.insert(0, HERE)
 
 POINT_GATES = os.path.join(HERE, "benchmarks", "data", "celeba_point_gates.pbtxt")
 POINT_PREFIX = "point:"
+POINT_CHANGES = {POINT_PREFIX + n for n in (
+    "binary_accuracy", "false_positive_rate_gap", "false_positive_rate/Young=0",
+    "false_positive_rate/Young=1")}
 
 
 def _config(work: str, seed: int, num_examples: int, train_steps: int):
@@ -61,6 +65,24 @@ def _config(work: str, seed: int, num_examples: int, train_steps: int):
     }, origin=f"gate_stability (seed {seed})")
 
 
+def _model_of_seed(root: str, component: str, seed: int) -> str:
+    """The serving model a Trainer component produced with `seed`: the Trainer
+    writes its settings (with the seed) into its model_run artifact, whose folder
+    is named after the execution, as the model's is. (With caching, MLMD's newest
+    artifact is not necessarily this run's.)"""
+    runs = os.path.join(root, component, "model_run")
+    found = []
+    for execution in os.listdir(runs):
+        path = os.path.join(runs, execution, "settings.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                if json.load(f).get("seed") == seed:
+                    found.append(int(execution))
+    if not found:
+        raise RuntimeError(f"no {component} model trained with seed {seed} in {root}")
+    return os.path.join(root, component, "model", str(max(found)), "Format-Serving")
+
+
 def train(work: str, seeds, num_examples: int, train_steps: int) -> dict:
     """{seed: {"constrained": model dir, "unconstrained": model dir}, "test": glob}."""
     from fairgate import artifacts
@@ -70,13 +92,12 @@ def train(work: str, seeds, num_examples: int, train_steps: int) -> dict:
         config = _config(work, seed, num_examples, train_steps)
         started = time.time()
         runners.run(config, "local", enable_cache=True)
-        outputs = artifacts.latest_outputs(config.resolved_metadata_path,
-                                           config.resolved_pipeline_root)
+        root = config.resolved_pipeline_root
         models[seed] = {
-            "constrained": os.path.join(outputs["Trainer"]["model"], "Format-Serving"),
-            "unconstrained": os.path.join(outputs["BaselineTrainer"]["model"],
-                                          "Format-Serving"),
+            "constrained": _model_of_seed(root, "Trainer", seed),
+            "unconstrained": _model_of_seed(root, "BaselineTrainer", seed),
             "pipeline_seconds": round(time.time() - started, 1)}
+        outputs = artifacts.latest_outputs(config.resolved_metadata_path, root)
         examples = next(uri for component, outs in outputs.items()
                         for name, uri in outs.items() if name == "examples"
                         and "ExampleGen" in component)
@@ -147,10 +168,19 @@ def judge(candidate: str, baseline, test_glob: str, config, out: str) -> dict:
             if key.model_name not in ("candidate", "") or \
                     not item.value.HasField("double_value"):
                 continue
-            if any(part in key.name for part in ("false_positive_rate", "accuracy")):
-                name = key.name + (" (change)" if key.is_diff else "")
-                values[name] = round(item.value.double_value.value, 4)
-    return {"blessed": validation.validation_ok, "failed": failed, "values": values}
+            # The shipped gates' quantities and bounds; the point gates' changes.
+            wanted = key.name in POINT_CHANGES if key.is_diff else \
+                not key.name.startswith((POINT_PREFIX, "fairness_indicators")) and \
+                any(part in key.name for part in ("false_positive_rate", "accuracy"))
+            if wanted:
+                value = item.value.double_value.value
+                values[key.name + (" (change)" if key.is_diff else "")] = \
+                    None if math.isnan(value) else round(value, 4)
+    evaluation = collect.Evaluation(out)
+    sizes = {slice_: rates["0.50"]["negatives"] for slice_, rates in collect.group_rates(
+        evaluation, "Young", evaluation.candidate_name).items() if "0.50" in rates}
+    return {"blessed": validation.validation_ok, "failed": failed, "values": values,
+            "test_negatives": sizes}
 
 
 def main(argv=None):
@@ -206,7 +236,7 @@ def main(argv=None):
                     "judging": round(time.time() - trained, 1)},
         "work_dir": work,
     }
-    print(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2, allow_nan=False))
     return 0
 
 
