@@ -7,6 +7,8 @@ What it does:
    `--num-examples` faces, cached across runs) with `trainer.seed` 0, 1, ..., K.
    Every run trains the constrained model (Trainer) and the unconstrained one
    (BaselineTrainer); the data, schema and splits are the same in every run.
+   `--selection-level` sets trainer.selection_level (the snapshot choice; 0 is
+   point feasibility, the behaviour before issue 10).
 2. The seed-0 constrained model is the reference: it is judged alone with the
    shipped gates (`eval_configs/celeba.pbtxt`, policy confidence 0.95) and must
    be blessed, as the first run of a fresh clone is.
@@ -29,6 +31,7 @@ policies), the same counts under `point`, and every candidate's failed gates.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -50,14 +53,16 @@ POINT_CHANGES = {POINT_PREFIX + n for n in (
     "false_positive_rate/Young=1")}
 
 
-def _config(work: str, seed: int, num_examples: int, train_steps: int):
+def _config(work: str, seed: int, num_examples: int, train_steps: int,
+            selection_level: float):
     from fairgate import config as config_lib
     return config_lib.from_dict({
         "name": "gate-stability",
         "data": {"source": "embedded_celeba",
                  "data_dir": os.path.join(work, "tensorflow_datasets"),
                  "num_examples": num_examples},
-        "trainer": {"seed": seed, "train_steps": train_steps, "baseline": True},
+        "trainer": {"seed": seed, "train_steps": train_steps, "baseline": True,
+                    "selection_level": selection_level},
         "pipeline_root": os.path.join(work, "root"),
         "metadata_path": os.path.join(work, "metadata.sqlite"),
         "push_destination": os.path.join(work, "serving"),
@@ -65,7 +70,7 @@ def _config(work: str, seed: int, num_examples: int, train_steps: int):
     }, origin=f"gate_stability (seed {seed})")
 
 
-def _model_of_seed(root: str, component: str, seed: int) -> str:
+def _model_of_seed(root: str, component: str, seed: int, selection_level) -> str:
     """The serving model a Trainer component produced with `seed`: the Trainer
     writes its settings (with the seed) into its model_run artifact, whose folder
     is named after the execution, as the model's is. (With caching, MLMD's newest
@@ -76,26 +81,31 @@ def _model_of_seed(root: str, component: str, seed: int) -> str:
         path = os.path.join(runs, execution, "settings.json")
         if os.path.exists(path):
             with open(path) as f:
-                if json.load(f).get("seed") == seed:
+                settings = json.load(f)
+            if settings.get("seed") == seed and \
+                    settings.get("selection_level", 0) == selection_level:
                     found.append(int(execution))
     if not found:
         raise RuntimeError(f"no {component} model trained with seed {seed} in {root}")
     return os.path.join(root, component, "model", str(max(found)), "Format-Serving")
 
 
-def train(work: str, seeds, num_examples: int, train_steps: int) -> dict:
+def train(work: str, seeds, num_examples: int, train_steps: int,
+          selection_level: float) -> dict:
     """{seed: {"constrained": model dir, "unconstrained": model dir}, "test": glob}."""
     from fairgate import artifacts
     from pipeline import runners
     models = {}
     for seed in seeds:
-        config = _config(work, seed, num_examples, train_steps)
+        config = _config(work, seed, num_examples, train_steps, selection_level)
         started = time.time()
         runners.run(config, "local", enable_cache=True)
         root = config.resolved_pipeline_root
         models[seed] = {
-            "constrained": _model_of_seed(root, "Trainer", seed),
-            "unconstrained": _model_of_seed(root, "BaselineTrainer", seed),
+            "constrained": _model_of_seed(root, "Trainer", seed,
+                                          config.trainer.selection_level),
+            "unconstrained": _model_of_seed(root, "BaselineTrainer", seed,
+                                            config.trainer.selection_level),
             "pipeline_seconds": round(time.time() - started, 1)}
         outputs = artifacts.latest_outputs(config.resolved_metadata_path, root)
         examples = next(uri for component, outs in outputs.items()
@@ -188,24 +198,31 @@ def main(argv=None):
     parser.add_argument("--retrains", type=int, default=8, help="K")
     parser.add_argument("--num-examples", type=int, default=20_000)
     parser.add_argument("--train-steps", type=int, default=2000)
+    parser.add_argument("--selection-level", type=float, default=0.95,
+                        help="trainer.selection_level (0: point feasibility)")
     parser.add_argument("--work-dir", default=None,
                         help="kept (and reused: cached runs); default a temp folder")
     args = parser.parse_args(argv)
     work = os.path.abspath(args.work_dir or tempfile.mkdtemp(prefix="fairgate-gates-"))
     started = time.time()
     seeds = list(range(args.retrains + 1))
-    models = train(work, seeds, args.num_examples, args.train_steps)
+    with contextlib.redirect_stdout(sys.stderr):  # TFDS and Beam print; JSON only
+        models = train(work, seeds, args.num_examples, args.train_steps,
+                       args.selection_level)
     trained = time.time()
 
     gates = combined_eval_config("Smiling", "Young", [0, 1])
     reference = models[0]["constrained"]
-    first = judge(reference, None, models["test"], gates,
-                  os.path.join(work, "judged", "reference"))
+    tag = f"level{args.selection_level:g}"
+    with contextlib.redirect_stdout(sys.stderr):
+        first = judge(reference, None, models["test"], gates,
+                      os.path.join(work, "judged", tag, "reference"))
     candidates = []
     for seed in seeds[1:]:
         for kind, which in (("noise", "constrained"), ("degraded", "unconstrained")):
-            verdict = judge(models[seed][which], reference, models["test"],
-                            gates, os.path.join(work, "judged", f"{kind}_{seed}"))
+            with contextlib.redirect_stdout(sys.stderr):
+                verdict = judge(models[seed][which], reference, models["test"], gates,
+                                os.path.join(work, "judged", tag, f"{kind}_{seed}"))
             fpr = verdict["values"]
             increase = fpr.get(POINT_PREFIX + "false_positive_rate/Young=0 (change)")
             candidates.append({"kind": kind, "seed": seed,
@@ -227,6 +244,7 @@ def main(argv=None):
                   "noise_rejections": rejections("noise", "point"),
                   "degraded_rejections": rejections("degraded", "point")},
         "num_examples": args.num_examples, "train_steps": args.train_steps,
+        "selection_level": args.selection_level,
         "reference": {"seed": 0, "blessed_by_shipped_gates":
                       not first["failed"]["confidence"],
                       "blessed_by_point_gates": not first["failed"]["point"],

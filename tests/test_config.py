@@ -163,3 +163,9 @@ def test_shipped_gates_use_the_confidence_policy():
         instance = getattr(group_metrics, metric.class_name)(**json.loads(metric.config))
         if metric.class_name != "MinGroupSize":
             assert instance.policy == "confidence" and instance.level == 0.95
+
+
+def test_selection_level_is_checked(tmp_path):
+    with pytest.raises(ConfigError, match="'trainer.selection_level'.*strictly between"):
+        config_lib.load(_write(tmp_path, "trainer:\n  selection_level: 1.5\n"))
+    assert config_lib.load(_write(tmp_path, "trainer:\n  selection_level: 0\n"))
