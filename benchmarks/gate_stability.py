@@ -198,6 +198,8 @@ def main(argv=None):
     parser.add_argument("--retrains", type=int, default=8, help="K")
     parser.add_argument("--num-examples", type=int, default=20_000)
     parser.add_argument("--train-steps", type=int, default=2000)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="the reference's seed; retrains use the next K")
     parser.add_argument("--selection-level", type=float, default=0.95,
                         help="trainer.selection_level (0: point feasibility)")
     parser.add_argument("--work-dir", default=None,
@@ -205,14 +207,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     work = os.path.abspath(args.work_dir or tempfile.mkdtemp(prefix="fairgate-gates-"))
     started = time.time()
-    seeds = list(range(args.retrains + 1))
+    seeds = list(range(args.first_seed, args.first_seed + args.retrains + 1))
     with contextlib.redirect_stdout(sys.stderr):  # TFDS and Beam print; JSON only
         models = train(work, seeds, args.num_examples, args.train_steps,
                        args.selection_level)
     trained = time.time()
 
     gates = combined_eval_config("Smiling", "Young", [0, 1])
-    reference = models[0]["constrained"]
+    reference = models[seeds[0]]["constrained"]
     tag = f"level{args.selection_level:g}"
     with contextlib.redirect_stdout(sys.stderr):
         first = judge(reference, None, models["test"], gates,
@@ -245,7 +247,7 @@ def main(argv=None):
                   "degraded_rejections": rejections("degraded", "point")},
         "num_examples": args.num_examples, "train_steps": args.train_steps,
         "selection_level": args.selection_level,
-        "reference": {"seed": 0, "blessed_by_shipped_gates":
+        "reference": {"seed": seeds[0], "blessed_by_shipped_gates":
                       not first["failed"]["confidence"],
                       "blessed_by_point_gates": not first["failed"]["point"],
                       **first},
