@@ -200,7 +200,7 @@ def main(argv=None):
     parser.add_argument("--train-steps", type=int, default=2000)
     parser.add_argument("--first-seed", type=int, default=0,
                         help="the reference's seed; retrains use the next K")
-    parser.add_argument("--selection-level", type=float, default=0.95,
+    parser.add_argument("--selection-level", type=float, default=0.75,
                         help="trainer.selection_level (0: point feasibility)")
     parser.add_argument("--work-dir", default=None,
                         help="kept (and reused: cached runs); default a temp folder")

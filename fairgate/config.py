@@ -93,7 +93,7 @@ class TrainerConfig:
     # Snapshot choice on the eval split: a constraint counts as met when its
     # one-sided confidence bound at this level is within the limit (Wilson /
     # Newcombe, as the gates); 0 judges the point estimate (the old behaviour).
-    selection_level: float = 0.95
+    selection_level: float = 0.75
 
 
 @dataclasses.dataclass

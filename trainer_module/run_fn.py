@@ -49,7 +49,7 @@ class Settings:
     seed: int = 0
     # Snapshot choice: a constraint counts as met on the eval split when its
     # one-sided bound at this level is (0: when its point estimate is).
-    selection_level: float = 0.95
+    selection_level: float = 0.75
 
     @classmethod
     def from_custom_config(cls, custom_config) -> "Settings":
