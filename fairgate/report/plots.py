@@ -78,7 +78,10 @@ def training_violation(history: Dict[str, Any], path: str) -> Optional[str]:
     top.plot(steps, violation, marker=".", color="#b2182b")
     top.axhline(0.0, color="black", linewidth=0.8)
     top.set_ylabel("max constraint violation")
-    top.set_title("Constraint violation over training (eval split; <= 0 is feasible)")
+    level = history.get("selection_level")
+    judged = f"{level * 100:g}% bound" if level else "point estimate"
+    top.set_title(f"Constraint violation over training (eval split, {judged}; "
+                  "<= 0 is feasible)", fontsize=10)
     bottom.plot(steps, objective, marker=".", color="#2166ac")
     bottom.set_ylabel("objective (error rate)")
     bottom.set_xlabel("training step")
