@@ -90,6 +90,10 @@ class TrainerConfig:
     # files) to take at most this many MB; larger splits stream each epoch.
     cache_train_mb: int = 1024
     seed: int = 0
+    # Snapshot choice on the eval split: a constraint counts as met when its
+    # one-sided confidence bound at this level is within the limit (Wilson /
+    # Newcombe, as the gates); 0 judges the point estimate (the old behaviour).
+    selection_level: float = 0.75
 
 
 @dataclasses.dataclass
@@ -221,6 +225,9 @@ def validate(config: Config) -> Config:
     for key in ("train_steps", "batch_size", "snapshot_every"):
         if getattr(trainer, key) < 1:
             fail(f"trainer.{key}", f"must be at least 1, got {getattr(trainer, key)}")
+    if trainer.selection_level != 0 and not 0.5 < trainer.selection_level < 1:
+        fail("trainer.selection_level", "must be 0 (point estimates) or strictly "
+             f"between 0.5 and 1, got {trainer.selection_level}")
     if trainer.cache_train_mb < 0:
         fail("trainer.cache_train_mb", f"must be 0 or more, got {trainer.cache_train_mb}")
     from trainer_module import constraints  # deferred: pulls in TFCO

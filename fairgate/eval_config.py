@@ -44,10 +44,104 @@ def render(path: str, *, label: str, group: str, groups: List[Any]) -> tfma.Eval
         return values[match.group(1)]
 
     try:
-        return text_format.Parse(PLACEHOLDER.sub(fill, text), tfma.EvalConfig())
+        config = text_format.Parse(PLACEHOLDER.sub(fill, text), tfma.EvalConfig())
     except text_format.ParseError as error:
         raise EvalConfigError(f"eval config {path} is not a valid EvalConfig text "
                               f"proto: {error}") from None
+    check_policies(config, path)
+    return config
+
+
+GATE_MODULE = "fairgate.group_metrics"
+POLICY_KEYS = ("policy", "level")
+
+
+def _thresholds(metric) -> list:
+    found = [metric.threshold] if metric.HasField("threshold") else []
+    return found + [t.threshold for t in metric.per_slice_thresholds] + \
+        [t.threshold for t in metric.cross_slice_thresholds]
+
+
+def check_policies(config: tfma.EvalConfig, path: str) -> None:
+    """Each gate's policy is one fairgate knows and fits its metric and threshold.
+
+    `policy` / `level` only on fairgate metrics with an interval (level strictly
+    between 0.5 and 1); under "confidence" a value threshold must bound the side
+    the metric gates (an upper_bound for FPR and gaps, a lower_bound for accuracy)
+    and change thresholds belong on a `Regression` metric; a `Regression` takes
+    only `change_threshold { direction: LOWER_IS_BETTER absolute { value: margin
+    >= 0 } }`. Errors name the file, the metric's place and the key."""
+    from fairgate import group_metrics as gm  # the classes TFMA will build
+
+    for i, spec in enumerate(config.metrics_specs):
+        for j, metric in enumerate(spec.metrics):
+            where = f"eval config {path}: metrics_specs[{i}].metrics[{j}] " \
+                    f"({metric.class_name})"
+            try:
+                options = json.loads(metric.config) if metric.config.strip() else {}
+            except ValueError as error:
+                if metric.module == GATE_MODULE:
+                    raise EvalConfigError(f"{where}: config is not JSON: {error}") \
+                        from None
+                continue
+            if not isinstance(options, dict):
+                options = {}
+            ours = metric.module == GATE_MODULE
+            with_interval = ours and metric.class_name in gm.INTERVAL_METRICS
+            for key in POLICY_KEYS:
+                if key in options and not with_interval and not (
+                        key == "level" and ours and metric.class_name == "Regression"):
+                    raise EvalConfigError(
+                        f"{where}: config key '{key}' needs a metric with an interval "
+                        f"({', '.join(gm.INTERVAL_METRICS)} from {GATE_MODULE}); "
+                        f"{metric.class_name} has none")
+            if not ours:
+                continue
+            cls = getattr(gm, metric.class_name, None)
+            if cls is None:
+                raise EvalConfigError(f"{where}: {GATE_MODULE} has no metric "
+                                      f"'{metric.class_name}'")
+            try:
+                instance = cls(**options)
+            except (TypeError, ValueError) as error:
+                key = next((k for k in options if k in str(error)), "config")
+                raise EvalConfigError(f"{where}: '{key}': {error}") from None
+            _check_thresholds(instance, metric, where)
+
+
+def _check_thresholds(instance, metric, where: str) -> None:
+    regression = metric.class_name == "Regression"
+    confident = not regression and getattr(instance, "policy", "point") == "confidence"
+    for threshold in _thresholds(metric):
+        if threshold.HasField("value_threshold"):
+            if regression:
+                raise EvalConfigError(
+                    f"{where}: a Regression gate is a change_threshold (LOWER_IS_BETTER,"
+                    " absolute margin), not a value_threshold")
+            if confident:
+                bound = threshold.value_threshold
+                wrong = "lower_bound" if instance.side == "upper" else "upper_bound"
+                if bound.HasField(wrong):
+                    raise EvalConfigError(
+                        f"{where}: under policy 'confidence' the gate compares the "
+                        f"{instance.side} {instance.level * 100:g}% bound "
+                        f"({instance.name}), so its value_threshold takes "
+                        f"{instance.side}_bound only, not {wrong}")
+        if threshold.HasField("change_threshold"):
+            change = threshold.change_threshold
+            if confident:
+                raise EvalConfigError(
+                    f"{where}: a change_threshold under policy 'confidence' would "
+                    "compare two models' bounds; put the change gate on a "
+                    "'Regression' metric (see eval_configs/README.md)")
+            if regression and (
+                    change.direction != tfma.MetricDirection.LOWER_IS_BETTER
+                    or not change.HasField("absolute") or change.HasField("relative")
+                    or change.absolute.value < 0):
+                raise EvalConfigError(
+                    f"{where}: a Regression gate takes change_threshold {{ direction: "
+                    "LOWER_IS_BETTER absolute { value: margin } } with margin >= 0 "
+                    "(the largest regression tolerated)")
 
 
 def has_gates(config: tfma.EvalConfig) -> bool:

@@ -81,7 +81,7 @@ def trainer_settings(config: Config, mode: str) -> dict:
         "constraint_learning_rate": t.constraint_learning_rate,
         "snapshot_every": t.snapshot_every, "rank_objectives": t.rank_objectives,
         "jit_compile": t.jit_compile, "cache_train_mb": t.cache_train_mb,
-        "seed": t.seed,
+        "seed": t.seed, "selection_level": t.selection_level,
     }
 
 

@@ -1,4 +1,6 @@
 """Config files: defaults run the demo; unknown keys and wrong types name the key."""
+import json
+
 import pytest
 
 from fairgate import config as config_lib
@@ -25,7 +27,7 @@ def test_shipped_configs_load():
 
 def test_eval_configs_render_for_both_tasks():
     from fairgate import eval_config
-    for source, gates in (("embedded_celeba", 6), ("csv", 4)):
+    for source, gates in (("embedded_celeba", 8), ("csv", 6)):
         rendered = eval_config.render(eval_config.default_path(source), label="y",
                                       group="g", groups=["a", "b"])
         assert rendered.model_specs[0].label_key == "y"
@@ -33,7 +35,9 @@ def test_eval_configs_render_for_both_tasks():
         gated = [m for spec in rendered.metrics_specs for m in spec.metrics
                  if m.per_slice_thresholds]
         assert len(gated) == gates
-        assert all('"g"' in m.config for m in gated if m.module)
+        # Every group gate reads the group column (overall accuracy does not).
+        assert all('"g"' in m.config for m in gated
+                   if m.module and '"rate": "accuracy"' not in m.config)
         assert not eval_config.has_gates(eval_config.without_gates(rendered))
 
 
@@ -92,3 +96,76 @@ def test_run_fn_settings_reject_unknown_keys():
     with pytest.raises(ValueError, match="unknown key 'stpes'"):
         Settings.from_custom_config({"stpes": 3})
     assert Settings.from_custom_config({"mode": "none"}).mode == "none"
+
+
+def _gate_file(tmp_path, metric_config, threshold, class_name="GroupRate",
+               module="fairgate.group_metrics"):
+    path = tmp_path / "gates.pbtxt"
+    module_line = f'module: "{module}"' if module else ""
+    path.write_text(
+        'model_specs { label_key: "${label}" }\n'
+        "metrics_specs {\n"
+        "  metrics { class_name: \"MinGroupSize\" module: \"fairgate.group_metrics\"\n"
+        "    config: '{\"group_key\": \"${group}\", \"groups\": ${groups}}'\n"
+        "    threshold { value_threshold { lower_bound { value: 1 } } } }\n"
+        f"  metrics {{ class_name: \"{class_name}\" {module_line}\n"
+        f"    config: '{metric_config}'\n"
+        f"    threshold {{ {threshold} }} }}\n"
+        "}\n")
+    return path
+
+
+UPPER = "value_threshold { upper_bound { value: 0.1 } }"
+
+
+@pytest.mark.parametrize("metric_config, threshold, class_name, module, message", [
+    ('{"group_key": "g", "policy": "confidence", "level": 1.2}', UPPER, "GroupRate",
+     "fairgate.group_metrics", r"'level'.*strictly between 0.5 and 1, got 1.2"),
+    ('{"group_key": "g", "policy": "confidence", "level": 0.5}', UPPER, "GroupRate",
+     "fairgate.group_metrics", r"'level'.*strictly between 0.5 and 1, got 0.5"),
+    ('{"group_key": "g", "policy": "bayesian"}', UPPER, "GroupRate",
+     "fairgate.group_metrics", r"'policy'.*must be one of point, confidence"),
+    ('{"group_key": "g", "groups": [0, 1], "policy": "confidence"}',
+     "value_threshold { lower_bound { value: 5 } }", "MinGroupSize",
+     "fairgate.group_metrics", r"'policy' needs a metric with an interval.*"
+                               r"MinGroupSize has none"),
+    ('{"policy": "confidence", "level": 0.95}',
+     "value_threshold { lower_bound { value: 0.8 } }", "BinaryAccuracy", "",
+     r"'policy' needs a metric with an interval.*BinaryAccuracy has none"),
+    ('{"group_key": "g", "policy": "confidence"}',
+     "value_threshold { lower_bound { value: 0.01 } }", "GroupRate",
+     "fairgate.group_metrics", r"upper 95% bound.*upper_bound only"),
+    ('{"group_key": "g", "policy": "confidence"}',
+     "change_threshold { direction: LOWER_IS_BETTER absolute { value: 0.0 } }",
+     "GroupRate", "fairgate.group_metrics", r"put the change gate on a 'Regression'"),
+    ('{"metric": "GroupRateGap", "group_key": "g"}', UPPER, "Regression",
+     "fairgate.group_metrics", r"Regression gate is a change_threshold"),
+    ('{"metric": "GroupRateGap", "group_key": "g"}',
+     "change_threshold { direction: HIGHER_IS_BETTER absolute { value: 0.0 } }",
+     "Regression", "fairgate.group_metrics", r"LOWER_IS_BETTER.*margin >= 0"),
+])
+def test_bad_gate_policies_name_the_key_and_the_file(tmp_path, metric_config, threshold,
+                                                     class_name, module, message):
+    gates = _gate_file(tmp_path, metric_config, threshold, class_name, module)
+    with pytest.raises(ConfigError, match=r"'evaluation.eval_config' in .*run.yaml.*"
+                                          r"gates.pbtxt: metrics_specs\[0\]\.metrics\[1\] "
+                                          rf"\({class_name}\).*{message}"):
+        config_lib.load(_write(tmp_path, f"evaluation:\n  eval_config: {gates}\n"))
+
+
+def test_shipped_gates_use_the_confidence_policy():
+    from fairgate import eval_config, group_metrics
+    rendered = eval_config.render(eval_config.default_path("embedded_celeba"),
+                                  label="y", group="g", groups=[0, 1])
+    gated = [m for spec in rendered.metrics_specs for m in spec.metrics
+             if m.per_slice_thresholds]
+    for metric in gated:
+        instance = getattr(group_metrics, metric.class_name)(**json.loads(metric.config))
+        if metric.class_name != "MinGroupSize":
+            assert instance.policy == "confidence" and instance.level == 0.95
+
+
+def test_selection_level_is_checked(tmp_path):
+    with pytest.raises(ConfigError, match="'trainer.selection_level'.*strictly between"):
+        config_lib.load(_write(tmp_path, "trainer:\n  selection_level: 1.5\n"))
+    assert config_lib.load(_write(tmp_path, "trainer:\n  selection_level: 0\n"))

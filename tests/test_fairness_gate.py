@@ -4,7 +4,10 @@ GatedPusher and the report, on one small CSV pipeline run several times.
 The candidate is trained without constraints on data with a known FPR gap
 (north ~0.02, south ~0.28), so its rates are far from zero; each scenario sets a
 gate just past the value the first run measured, and the Evaluator (the only
-component that re-runs, with the Trainer cached) must refuse or accept.
+component that re-runs, with the Trainer cached) must refuse or accept. The gates
+are the shipped tabular ones (policy confidence 0.95) with lenient value bounds;
+the last scenarios retrain against the blessed model: another seed (noise) is
+blessed, a model trained to flag south's negatives more often is not.
 """
 import json
 import os
@@ -22,11 +25,13 @@ from tests import browser, pipeline_helpers as helpers
 from tests.tabular import write_biased_csv
 
 GROUPS = ["north", "south"]
-ACCURACY = "binary_accuracy"
-WORST_FPR = "worst_group_false_positive_rate"
-GAP = "false_positive_rate_gap"
+ACCURACY = "accuracy/lower95"
+ACCURACY_DROP = "accuracy/regression_lower95 (change vs model in serving)"
+WORST_FPR = "worst_group_false_positive_rate/upper95"
+GAP = "false_positive_rate_gap/upper95"
+GAP_GROWTH = "false_positive_rate_gap/regression_lower95 (change vs model in serving)"
 MIN_SIZE = "min_group_size"
-LENIENT = {"BinaryAccuracy": 0.5, "GroupRate": 0.9, "GroupRateGap": 0.9,
+LENIENT = {"OverallRate": 0.5, "GroupRate": 0.9, "GroupRateGap": 0.9,
            "MinGroupSize": 20}
 
 
@@ -38,7 +43,8 @@ def write_gates(path, bounds, groups):
         for metric in spec.metrics:
             for per_slice in metric.per_slice_thresholds:
                 value = per_slice.threshold.value_threshold
-                if metric.class_name in bounds:
+                if metric.class_name in bounds and \
+                        per_slice.threshold.HasField("value_threshold"):
                     bound = value.lower_bound if value.HasField("lower_bound") \
                         else value.upper_bound
                     bound.value = bounds[metric.class_name]
@@ -121,8 +127,16 @@ def test_fair_enough_model_is_blessed_pushed_once_and_reported(workspace, first)
     rates = first["models"]["candidate"]["rates"]
     north = rates["region=north"]["0.50"]["false_positive_rate"]
     south = rates["region=south"]["0.50"]["false_positive_rate"]
-    assert south - north == pytest.approx(_check(first, GAP)["value"], abs=1e-9)
-    assert _check(first, WORST_FPR)["value"] == pytest.approx(max(north, south))
+    assert south - north == pytest.approx(_check(first, GAP)["point"], abs=1e-9)
+    assert _check(first, WORST_FPR)["point"] == pytest.approx(max(north, south))
+    # Under the confidence policy the gate compares the upper bound.
+    for name in (GAP, WORST_FPR):
+        check = _check(first, name)
+        assert check["policy"] == "confidence" and check["level"] == 0.95
+        low, high = check["interval"]
+        assert low < check["point"] < high == check["value"]
+    assert first["models"]["candidate"]["rates"]["region=south"]["0.50"][
+        "false_positive_rate_interval"][1] > south
     for name in ("report.html", "group_rates.png", "training.png"):
         assert os.path.getsize(os.path.join(workspace.config.resolved_report_dir,
                                             name)) > 1000
@@ -147,7 +161,9 @@ def test_per_group_bound_violation_is_not_blessed(workspace, rejected):
     report = rejected
     assert not report["verdict"]["blessed"] and not report["verdict"]["pushed"]
     assert _failed(report) == [WORST_FPR]
-    assert any(WORST_FPR in reason for reason in report["verdict"]["reasons"])
+    assert any(reason.startswith("upper 95% bound of worst_group_false_positive_rate "
+                                 "is ") and "[negatives: region=north" in reason
+               for reason in report["verdict"]["reasons"])
     assert len(workspace.versions()) == 1
 
 
@@ -181,9 +197,9 @@ def test_accuracy_regression_against_last_blessed_is_not_blessed(workspace, firs
                                 "GroupRateGap": 1.0})
     finally:
         workspace.config.trainer.train_steps = 400
-    change = _check(report, f"{ACCURACY} (change vs model in serving)")
+    change = _check(report, ACCURACY_DROP)
     assert not change["passed"]
-    assert change["value"] < -0.02
+    assert change["value"] > 0.02  # the lower bound of the paired accuracy drop
     assert not report["verdict"]["blessed"] and not report["verdict"]["pushed"]
     assert len(workspace.versions()) == 1
 
@@ -208,6 +224,49 @@ def test_report_renders_its_verdict_in_a_real_browser(which, request, tmp_path):
     else:
         assert verdict == "NOT BLESSED: not pushed"
         assert _pixels_near(image, banner_red) > 20_000
-        assert WORST_FPR in dom.split('id="reasons"')[1]
+        reasons = dom.split('id="reasons"')[1].split("</ul>")[0]
+        assert "upper 95% bound of worst_group_false_positive_rate is" in reasons
     # The figures were loaded and drawn: the candidate's bars are on the page.
     assert _pixels_near(image, (27, 120, 55), tolerance=6) > 2_000
+
+
+# Retrains judged against the blessed model (run after the scenarios above, which
+# count pushed versions).
+
+def test_a_retrain_with_another_seed_is_blessed(workspace, first):
+    """Noise: the same recipe with another seed. The change gates compare it with
+    the blessed model on the same test examples and see no real regression."""
+    workspace.config.trainer.seed = 1
+    try:
+        report = workspace.run({})
+    finally:
+        workspace.config.trainer.seed = 0
+    assert report["baseline_model"]
+    growth = _check(report, GAP_GROWTH)
+    assert growth["passed"] and growth["policy"] == "confidence"
+    low, high = growth["interval"]
+    assert low == growth["value"] <= 0.02 and low < growth["point"] < high
+    assert growth["point"] != 0.0  # a different model, judged on its own decisions
+    assert _check(report, ACCURACY_DROP)["passed"]
+    assert report["verdict"]["blessed"] and _failed(report) == []
+
+
+def test_a_real_fpr_regression_is_not_blessed(workspace, first):
+    """A model trained to flag south's negatives (FPR >= 0.5): its FPR gap grows by
+    far more than noise, and the paired change gate refuses it."""
+    workspace.config.trainer.mode = "tfco"
+    workspace.config.trainer.constraints = {"constraints": [
+        {"rate": "false_positive_rate", "group": "south", "lower_bound": 0.5}]}
+    try:
+        report = workspace.run({"OverallRate": 0.0})
+    finally:
+        workspace.config.trainer.mode = "none"
+        workspace.config.trainer.constraints = {"constraints": [
+            {"gap": "false_positive_rate", "groups": GROUPS, "max_gap": 0.05}]}
+    growth = _check(report, GAP_GROWTH)
+    assert not growth["passed"]
+    assert growth["point"] > 0.1 and growth["value"] > 0.02
+    assert not report["verdict"]["blessed"] and not report["verdict"]["pushed"]
+    assert any(reason.startswith("false_positive_rate_gap regressed against the "
+                                 "baseline model: the lower 95% bound")
+               for reason in report["verdict"]["reasons"])

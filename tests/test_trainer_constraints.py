@@ -127,3 +127,26 @@ def test_correlation_step_reduces_score_group_correlation():
         return float(regularizers.absolute_correlation(logits, tf.constant(y), tf.constant(g), 0))
 
     assert corr_after(5.0) < corr_after(0.0) - 0.1
+
+
+def test_measure_with_a_level_judges_the_confidence_bound():
+    from fairgate import intervals
+    spec = constraints.parse({"constraints": [
+        {"rate": "false_positive_rate", "group": 0, "upper_bound": 0.05},
+        {"rate": "true_positive_rate", "group": 1, "lower_bound": 0.6},
+        {"gap": "false_positive_rate", "groups": [0, 1], "max_gap": 0.05}]}, [0, 1])
+    # Group 0: 10 of 220 negatives flagged (point FPR 0.045, feasible by point);
+    # group 1: 30 of 400 negatives flagged, 70 of 100 positives found.
+    labels = np.array([0] * 220 + [0] * 400 + [1] * 100)
+    groups = np.array([0] * 220 + [1] * 500)
+    logits = np.array([1.0] * 10 + [-1.0] * 210 + [1.0] * 30 + [-1.0] * 370
+                      + [1.0] * 70 + [-1.0] * 30)
+    _, point = constraints.measure(spec, logits, labels, groups)
+    assert point[0] == pytest.approx(10 / 220 - 0.05) and point[0] < 0
+    _, confident = constraints.measure(spec, logits, labels, groups, level=0.95)
+    assert confident[0] == pytest.approx(intervals.wilson(10, 220, 0.95)[1] - 0.05)
+    assert confident[0] > 0  # not feasible with 95% confidence
+    assert confident[1] == pytest.approx(0.6 - intervals.wilson(70, 100, 0.95)[0])
+    assert confident[2:] == pytest.approx([
+        intervals.newcombe(10, 220, 30, 400, 0.95)[1] - 0.05,
+        intervals.newcombe(30, 400, 10, 220, 0.95)[1] - 0.05])

@@ -193,14 +193,37 @@ def _rate(rate: str, positive, labels, mask) -> float:
     return float(positive[mask].mean())  # positive_prediction_rate
 
 
-def measure(spec: ConstraintSpec, logits, labels, groups):
+def _counts(rate: str, positive, labels, mask):
+    """(events, examples) behind `rate` on the examples in `mask`."""
+    if rate == "false_positive_rate":
+        mask = mask & (labels == 0)
+        return int(positive[mask].sum()), int(mask.sum())
+    if rate in ("true_positive_rate", "false_negative_rate"):
+        mask = mask & (labels == 1)
+        hits = int(positive[mask].sum())
+        return (hits if rate == "true_positive_rate" else int(mask.sum()) - hits,
+                int(mask.sum()))
+    return int(positive[mask].sum()), int(mask.sum())  # positive_prediction_rate
+
+
+def measure(spec: ConstraintSpec, logits, labels, groups,
+            level: Optional[float] = None):
     """(objective, violations) measured exactly on a whole split, as numpy.
 
     Violations follow TFCO's sign: positive means violated. A gap gives two
     violations (a - b - max_gap, b - a - max_gap), as in `build_problem`. An
     undefined rate (empty group) counts as violated by 1.
+
+    With `level` (the Trainer's selection_level), a constraint is judged by its
+    one-sided confidence bound on the split instead of the point rate, the same
+    bounds the release gates use (fairgate/intervals.py): the upper bound of a
+    rate for an upper_bound constraint, the lower bound for a lower_bound, the
+    Newcombe upper bound of each signed difference for a gap. "Feasible" then
+    means feasible with that confidence, not by a point estimate that the
+    best-objective choice pushes to the edge of the bound.
     """
     import numpy as np
+    from fairgate import intervals
     positive = np.asarray(logits).reshape(-1) > 0
     labels = np.asarray(labels).reshape(-1)
     groups = np.asarray(groups).reshape(-1)
@@ -211,11 +234,22 @@ def measure(spec: ConstraintSpec, logits, labels, groups):
     violations = []
     for c in spec.constraints:
         if isinstance(c, RateBound):
-            value = _rate(c.rate, positive, labels, groups == c.group)
+            x, n = _counts(c.rate, positive, labels, groups == c.group)
+            if level is None:
+                value = x / n if n else float("nan")
+            else:
+                low, high = intervals.rate_interval(x, n, level)
+                value = high if c.upper else low
             violations.append(value - c.bound if c.upper else c.bound - value)
         else:
-            a = _rate(c.rate, positive, labels, groups == c.groups[0])
-            b = _rate(c.rate, positive, labels, groups == c.groups[1])
-            violations += [a - b - c.max_gap, b - a - c.max_gap]
+            a = _counts(c.rate, positive, labels, groups == c.groups[0])
+            b = _counts(c.rate, positive, labels, groups == c.groups[1])
+            if level is None:
+                pa = a[0] / a[1] if a[1] else float("nan")
+                pb = b[0] / b[1] if b[1] else float("nan")
+                violations += [pa - pb - c.max_gap, pb - pa - c.max_gap]
+            else:
+                violations += [intervals.newcombe(*a, *b, level)[1] - c.max_gap,
+                               intervals.newcombe(*b, *a, level)[1] - c.max_gap]
     violations = [1.0 if v != v else v for v in violations]  # NaN -> violated
     return objective, violations

@@ -44,7 +44,8 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
         models["baseline"] = {
             "description": "the model in serving",
             "rates": collect.group_rates(evaluation, group, evaluation.baseline_name)}
-    reasons = collect.reasons(check_list, sizes, group)
+    reasons = collect.reasons(check_list, sizes, group,
+                              models["candidate"]["rates"])
     if not blessed and not reasons:
         reasons = ["the Evaluator did not bless the model (see validations in "
                    f"{evaluation_uri})"]

@@ -16,7 +16,10 @@ import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_specs, metric_types
 from tensorflow_model_analysis.writers import eval_config_writer
 
+from fairgate import intervals
+
 REPORT_THRESHOLDS = (0.22, 0.5, 0.75)
+INTERVAL_LEVEL = 0.95  # the report's per-group error bars
 FI = "fairness_indicators_metrics"
 OVERALL = "Overall"
 CHANGE_SUFFIX = " (change vs model in serving)"
@@ -87,6 +90,11 @@ def _number(value: Any) -> Optional[float]:
     return None if math.isnan(value) else value
 
 
+def _interval(pair) -> Optional[List[float]]:
+    low, high = (_number(v) for v in pair)
+    return None if low is None or high is None else [low, high]
+
+
 def group_rates(evaluation: Evaluation, group: str, model_name: str
                 ) -> Dict[str, Dict[str, Dict[str, Optional[float]]]]:
     """{slice: {threshold: {accuracy, false_positive_rate, false_negative_rate,
@@ -103,8 +111,17 @@ def group_rates(evaluation: Evaluation, group: str, model_name: str
                 continue
             total = matrix["tp"] + matrix["fp"] + matrix["tn"] + matrix["fn"]
             fi = f"@{threshold:.2f}"
+            negatives = matrix["fp"] + matrix["tn"]
+            positives = matrix["tp"] + matrix["fn"]
             per_threshold[f"{threshold:.2f}"] = {
                 "examples": int(total),
+                "negatives": int(negatives), "positives": int(positives),
+                # One-sided 95% bounds of each rate (intervals.rate_interval), the
+                # error bars of the figures.
+                "false_positive_rate_interval": _interval(intervals.rate_interval(
+                    matrix["fp"], negatives, INTERVAL_LEVEL)),
+                "false_negative_rate_interval": _interval(intervals.rate_interval(
+                    matrix["fn"], positives, INTERVAL_LEVEL)),
                 "accuracy": (matrix["tp"] + matrix["tn"]) / total if total else None,
                 # FairnessIndicators' own values, as TFMA reports them.
                 "false_positive_rate": _number(evaluation.value(
@@ -160,14 +177,67 @@ def _applicable_slices(slice_spec, metrics: SliceMetrics) -> List[str]:
     return sorted(result)
 
 
+def _gate_metrics(config: tfma.EvalConfig) -> Dict[str, Any]:
+    """{gated metric name: fairgate metric instance} for the metrics with an
+    interval (their policy, level, point and bound names)."""
+    from fairgate import group_metrics
+    found = {}
+    for spec in config.metrics_specs:
+        for metric in spec.metrics:
+            if metric.module != "fairgate.group_metrics" or \
+                    not hasattr(group_metrics, metric.class_name):
+                continue
+            try:
+                instance = getattr(group_metrics, metric.class_name)(
+                    **(json.loads(metric.config) if metric.config else {}))
+            except (TypeError, ValueError):
+                continue
+            if hasattr(instance, "point_name"):
+                found[instance.name] = instance
+    return found
+
+
+def _evidence(evaluation: Evaluation, slice_: str, key, instance) -> Dict[str, Any]:
+    """Policy, level, point value and interval of one gate, for the report."""
+    if instance is None:
+        return {"policy": "point", "level": None, "point": None, "interval": None,
+                "compared": "point value"}
+    model = key.model_name
+
+    def value(name):
+        return _number(evaluation.value(slice_, name, model))
+
+    if hasattr(instance, "regression_name"):
+        point, low, high = (value(n) for n in (instance.regression_name,
+                                               instance.lower_name,
+                                               instance.upper_name))
+        compared = f"lower {instance.level * 100:g}% bound of the regression"
+    else:
+        point, low, high = (value(n) for n in (instance.point_name, instance.lower_name,
+                                               instance.upper_name))
+        compared = (f"{instance.side} {instance.level * 100:g}% bound"
+                    if instance.policy == "confidence" else "point value")
+    return {"policy": instance.policy, "level": instance.level,
+            "point": point,
+            "interval": None if low is None or high is None else [low, high],
+            "compared": compared, "quantity": instance.point_name}
+
+
 def checks(evaluation: Evaluation) -> List[Dict[str, Any]]:
     """Every gate of the EvalConfig with the candidate's value and TFMA's verdict.
 
-    Without a blessed baseline (the first blessing) TFMA drops the change gates
+    `value` is what TFMA compared with the bound: the point value under policy
+    "point", the one-sided bound under "confidence", and for a change gate the
+    difference from the baseline (for a Regression gate: the lower bound of the
+    regression). `point` and `interval` are the quantity's point value and its
+    bounds, `policy` and `level` the gate's.
+
+    Without a baseline (nothing in serving yet) TFMA drops the change gates
     from the config it runs, so they are not listed; the report says so.
     """
     config = evaluation.config
     failed = _failed_keys(evaluation)
+    gate_metrics = _gate_metrics(config)
     thresholds = metric_specs.metric_thresholds_from_metrics_specs(
         config.metrics_specs, eval_config=config)
     result = []
@@ -179,11 +249,16 @@ def checks(evaluation: Evaluation) -> List[Dict[str, Any]]:
             for slice_ in _applicable_slices(slice_spec, evaluation.metrics):
                 change = isinstance(threshold, tfma.GenericChangeThreshold)
                 value = _number(evaluation.metrics.get(slice_, {}).get(key))
+                instance = gate_metrics.get(key.name)
+                if change and instance is not None and \
+                        not hasattr(instance, "regression_name"):
+                    instance = None  # a point change gate: no interval
                 check = {
                     "name": key.name + (CHANGE_SUFFIX if change else ""),
                     "slice": slice_, "kind": "change" if change else "value",
                     "value": value, "bound": _bound(threshold),
                     "passed": (slice_, key) not in failed,
+                    **_evidence(evaluation, slice_, key, instance),
                 }
                 if (slice_, key) in failed and failed[(slice_, key)].strip():
                     check["note"] = " ".join(failed[(slice_, key)].split())
@@ -196,6 +271,8 @@ def checks(evaluation: Evaluation) -> List[Dict[str, Any]]:
                 (slice_, key.name + CHANGE_SUFFIX) not in listed:
             result.append({"name": key.name, "slice": slice_, "kind": "value",
                            "value": None, "bound": {}, "passed": False,
+                           "policy": "point", "level": None, "point": None,
+                           "interval": None, "compared": "point value",
                            "note": " ".join(message.split()) or "not computed"})
     return result
 
@@ -210,19 +287,72 @@ def group_sizes(evaluation: Evaluation, group: str, groups: List[str],
     return sizes
 
 
+def _limit(check) -> str:
+    return " and ".join(f"{'>=' if side == 'lower' else '<='} {limit:g}"
+                        for side, limit in check["bound"].items())
+
+
+def _reason(check) -> str:
+    """One plain-language line: what was compared, with what, and why it failed."""
+    value = check["value"]
+    interval = check.get("interval")
+    spread = (f" (point {check['point']:.4f}, interval [{interval[0]:.4f}, "
+              f"{interval[1]:.4f}])" if interval and check.get("point") is not None
+              else "")
+    if value is None:
+        line = f"{check['name']} on {check['slice']} is not computed"
+        return line + (f"; the gate is {_limit(check)}" if check["bound"] else "")
+    if check["kind"] == "change" and check.get("policy") == "confidence":
+        margin = check["bound"].get("upper")
+        return (f"{check.get('quantity', check['name'])} regressed against the baseline "
+                f"model: the {check['compared']} is {value:.3f} > margin {margin:g} "
+                f"(paired, same test examples; regression {check['point']:+.4f}, "
+                f"interval [{interval[0]:+.4f}, {interval[1]:+.4f}])"
+                if interval and check.get("point") is not None and margin is not None
+                else f"{check['name']} on {check['slice']} is {value:.4f}; the gate is "
+                     f"{_limit(check)}")
+    if check.get("policy") == "confidence":
+        side, limit = next(iter(check["bound"].items()), (None, None))
+        sign = "<" if side == "lower" else ">"
+        if limit is not None:
+            return (f"{check['compared']} of {check.get('quantity', check['name'])} "
+                    f"is {value:.3f} {sign} {limit:g}{spread}")
+    line = f"{check['name']} on {check['slice']} is {value:.4f}"
+    if check["bound"]:
+        line += f"; the gate is {_limit(check)}"
+    return line + spread
+
+
+DENOMINATORS = {"false_positive_rate": "negatives", "false_negative_rate": "positives",
+                "true_positive_rate": "positives"}
+
+
+def _sample(check, group: str, rates: Optional[Dict[str, Any]]) -> str:
+    """The sample sizes behind a fairness number: the groups' negatives for an
+    FPR, positives for FNR/TPR, examples otherwise (test split, threshold 0.5)."""
+    if not rates:
+        return ""
+    name = check.get("quantity") or check["name"]
+    kind = next((v for k, v in DENOMINATORS.items() if k in name), "examples")
+    parts = []
+    for slice_, per_threshold in sorted(rates.items()):
+        row = per_threshold.get("0.50")
+        if slice_.startswith(f"{group}=") and row and kind in row:
+            parts.append(f"{slice_} {row[kind]}")
+    return f" [{kind}: {', '.join(parts)}]" if parts else ""
+
+
 def reasons(check_list: List[Dict[str, Any]], sizes: Dict[str, int],
-            group: str) -> List[str]:
-    """Plain-language reasons for every failed check."""
+            group: str, rates: Optional[Dict[str, Any]] = None) -> List[str]:
+    """Plain-language reasons for every failed check; `rates` (the candidate's
+    group_rates) adds the sample sizes behind each number."""
     out = []
     for check in check_list:
         if check["passed"]:
             continue
-        bound = " and ".join(f"{'>=' if side == 'lower' else '<='} {limit:g}"
-                             for side, limit in check["bound"].items())
-        value = "not computed" if check["value"] is None else f"{check['value']:.4f}"
-        line = f"{check['name']} on {check['slice']} is {value}"
-        if bound:
-            line += f"; the gate is {bound}"
+        line = _reason(check)
+        if not check["name"].startswith("min_group_size"):
+            line += _sample(check, group, rates)
         if check.get("note"):
             line += f" ({check['note']})"
         if check["name"].startswith("min_group_size"):

@@ -26,6 +26,12 @@ def _fmt(value: Any) -> str:
     return html.escape(str(value))
 
 
+def _interval(interval) -> str:
+    if not interval:
+        return "&ndash;"
+    return f"[{interval[0]:.4f}, {interval[1]:.4f}]"
+
+
 def _bound(bound: Dict[str, float]) -> str:
     return " and ".join(("&ge; " if side == "lower" else "&le; ") + f"{limit:g}"
                         for side, limit in bound.items())
@@ -65,13 +71,29 @@ def render(report: Dict[str, Any]) -> str:
         parts.append("<p id='baseline'>No model was in serving before this one: the "
                      "gates against the model in serving (no accuracy drop, no larger "
                      "gap) were not applied.</p>")
-    parts.append("<h2>Gates</h2><table id='checks'><tr><th>check</th><th>slice</th>"
-                 "<th>value</th><th>bound</th><th>result</th><th>note</th></tr>")
+    parts.append("<h2>Gates</h2><p>Policy <i>confidence</i>: the gate compares a "
+                 "one-sided bound (e.g. the upper 95% bound of an FPR) with its limit; "
+                 "a change gate fails only when the paired regression against the "
+                 "model in serving exceeds its margin at that confidence. Policy "
+                 "<i>point</i>: the point value is compared. Intervals are "
+                 "[lower, upper] one-sided bounds at the gate's level.</p>"
+                 "<table id='checks'><tr><th>check</th><th>slice</th><th>policy</th>"
+                 "<th>point value</th><th>interval</th><th>compared</th>"
+                 "<th>value compared</th><th>bound</th><th>result</th><th>note</th>"
+                 "</tr>")
     for check in report["checks"]:
         result = ("<span class='pass'>pass</span>" if check["passed"]
                   else "<span class='fail'>FAIL</span>")
+        policy = check.get("policy", "point")
+        if check.get("level"):
+            policy += f" {check['level']:g}"
+        interval = check.get("interval")
         parts.append(f"<tr><td class='name'>{html.escape(check['name'])}</td>"
                      f"<td class='name'>{html.escape(check['slice'])}</td>"
+                     f"<td class='name'>{html.escape(policy)}</td>"
+                     f"<td>{_fmt(check.get('point'))}</td>"
+                     f"<td>{_interval(interval)}</td>"
+                     f"<td class='name'>{html.escape(check.get('compared', ''))}</td>"
                      f"<td>{_fmt(check['value'])}</td><td>{_bound(check['bound'])}</td>"
                      f"<td>{result}</td>"
                      f"<td class='name'>{html.escape(check.get('note', ''))}</td></tr>")
@@ -85,14 +107,21 @@ def render(report: Dict[str, Any]) -> str:
         if model.get("description"):
             parts.append(f"<p>{html.escape(model['description'])}</p>")
         parts.append("<table><tr><th>slice</th><th>threshold</th><th>examples</th>"
-                     "<th>accuracy</th><th>FPR</th><th>FNR</th></tr>")
+                     "<th>accuracy</th><th>negatives</th><th>FPR</th>"
+                     "<th>FPR 95% bounds</th><th>positives</th><th>FNR</th>"
+                     "<th>FNR 95% bounds</th></tr>")
         for slice_, per_threshold in model["rates"].items():
             for threshold, rates in per_threshold.items():
                 parts.append(
                     f"<tr><td class='name'>{html.escape(slice_)}</td><td>{threshold}</td>"
                     f"<td>{_fmt(rates['examples'])}</td><td>{_fmt(rates['accuracy'])}</td>"
+                    f"<td>{_fmt(rates.get('negatives'))}</td>"
                     f"<td>{_fmt(rates['false_positive_rate'])}</td>"
-                    f"<td>{_fmt(rates['false_negative_rate'])}</td></tr>")
+                    f"<td>{_interval(rates.get('false_positive_rate_interval'))}</td>"
+                    f"<td>{_fmt(rates.get('positives'))}</td>"
+                    f"<td>{_fmt(rates['false_negative_rate'])}</td>"
+                    f"<td>{_interval(rates.get('false_negative_rate_interval'))}</td>"
+                    "</tr>")
         parts.append("</table>")
     training = report.get("training")
     if training:

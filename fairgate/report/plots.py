@@ -16,7 +16,9 @@ RATES = (("false_positive_rate", "False positive rate"),
 
 def group_rate_bars(models: Dict[str, Dict[str, Any]], thresholds: List[str],
                     path: str) -> Optional[str]:
-    """FPR and FNR per group at each threshold, one bar per model.
+    """FPR and FNR per group at each threshold, one bar per model, with error
+    bars from each rate's one-sided 95% bounds (`<rate>_interval`, Wilson or
+    Clopper-Pearson on the group's negatives / positives).
 
     `models`: {model label: {slice: {threshold: {rate: value}}}} (group slices only).
     """
@@ -31,21 +33,35 @@ def group_rate_bars(models: Dict[str, Dict[str, Any]], thresholds: List[str],
         for col, threshold in enumerate(thresholds):
             ax = axes[row][col]
             for i, (label, rates) in enumerate(models.items()):
-                values = [(rates.get(s, {}).get(threshold, {}).get(rate) or 0.0)
-                          for s in slices]
+                cells = [rates.get(s, {}).get(threshold, {}) for s in slices]
+                values = [(cell.get(rate) or 0.0) for cell in cells]
                 positions = [x + (i - (len(models) - 1) / 2) * width
                              for x in range(len(slices))]
                 ax.bar(positions, values, width, label=label,
                        color=COLOURS.get(label, None))
+                errors = [_error(cell.get(rate), cell.get(f"{rate}_interval"))
+                          for cell in cells]
+                if any(e != (0.0, 0.0) for e in errors):
+                    ax.errorbar(positions, values, fmt="none", ecolor="black",
+                                elinewidth=1, capsize=3,
+                                yerr=[[e[0] for e in errors], [e[1] for e in errors]])
             ax.set_xticks(range(len(slices)), slices)
             ax.set_title(f"{title} @ {threshold}")
             ax.set_ylim(0, 1)
             ax.grid(axis="y", alpha=0.3)
     axes[0][0].legend(loc="upper left", fontsize="small")
+    fig.text(0.01, 0.002, "error bars: one-sided 95% bounds of each rate", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return os.path.basename(path)
+
+
+def _error(value, interval):
+    """(below, above) lengths of an error bar; none without an interval."""
+    if value is None or not interval:
+        return 0.0, 0.0
+    return max(0.0, value - interval[0]), max(0.0, interval[1] - value)
 
 
 def training_violation(history: Dict[str, Any], path: str) -> Optional[str]:
@@ -62,7 +78,10 @@ def training_violation(history: Dict[str, Any], path: str) -> Optional[str]:
     top.plot(steps, violation, marker=".", color="#b2182b")
     top.axhline(0.0, color="black", linewidth=0.8)
     top.set_ylabel("max constraint violation")
-    top.set_title("Constraint violation over training (eval split; <= 0 is feasible)")
+    level = history.get("selection_level")
+    judged = f"{level * 100:g}% bound" if level else "point estimate"
+    top.set_title(f"Constraint violation over training (eval split, {judged}; "
+                  "<= 0 is feasible)", fontsize=10)
     bottom.plot(steps, objective, marker=".", color="#2166ac")
     bottom.set_ylabel("objective (error rate)")
     bottom.set_xlabel("training step")
