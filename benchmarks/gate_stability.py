@@ -11,16 +11,18 @@ What it does:
    point feasibility, the behaviour before issue 10).
 2. The seed-0 constrained model is the reference: it is judged alone with the
    shipped gates (`eval_configs/celeba.pbtxt`, policy confidence 0.95) and must
-   be blessed, as the first run of a fresh clone is.
+   be blessed, as the first run of a fresh clone is: if it is not, the JSON says
+   `"valid": false` and the command exits 1 (the counts then mean nothing).
 3. Judges 2K candidates against the reference as the baseline model, with TFMA
    directly (`tfma.run_model_analysis`, candidate + baseline, the test split), as
    the pipeline's Evaluator would:
    * K honest retrains (constrained, seeds 1..K): any rejection is a noise
      rejection;
    * K degraded models (unconstrained, seeds 1..K): their FPR on Young=0 is
-     higher than the reference's by the amount reported under
-     `fpr_young0_increase` (>= 0.1 by construction of the dataset's bias); any
-     blessing is a missed regression.
+     higher than the reference's by the amount measured under
+     `fpr_young0_increase` (the dataset's injected bias makes it large, but it is
+     measured, not guaranteed: `degraded_below_0_1` lists the seeds under 0.1);
+     any blessing is a missed regression.
    Each TFMA run judges BOTH gate sets at once: the shipped (confidence) gates and
    the pre-issue-10 point gates (`benchmarks/data/celeba_point_gates.pbtxt`,
    metric names prefixed `point:`), so the two policies see the same predictions.
@@ -189,7 +191,8 @@ def judge(candidate: str, baseline, test_glob: str, config, out: str) -> dict:
     evaluation = collect.Evaluation(out)
     sizes = {slice_: rates["0.50"]["negatives"] for slice_, rates in collect.group_rates(
         evaluation, "Young", evaluation.candidate_name).items() if "0.50" in rates}
-    return {"blessed": validation.validation_ok, "failed": failed, "values": values,
+    return {"blessed_confidence": not failed["confidence"],
+            "blessed_point": not failed["point"], "failed": failed, "values": values,
             "test_negatives": sizes}
 
 
@@ -229,14 +232,16 @@ def main(argv=None):
             increase = fpr.get(POINT_PREFIX + "false_positive_rate/Young=0 (change)")
             candidates.append({"kind": kind, "seed": seed,
                                "fpr_young0_increase": increase, **verdict})
-            print(f"{kind} seed {seed}: blessed {verdict['blessed']}",
+            print(f"{kind} seed {seed}: blessed {verdict['blessed_confidence']}",
                   file=sys.stderr, flush=True)
 
     def rejections(kind, policy):
         return sum(1 for c in candidates if c["kind"] == kind and c["failed"][policy])
 
+    valid = not first["failed"]["confidence"]
     result = {
         "benchmark": "gate_stability", "date": time.strftime("%Y-%m-%d"),
+        "valid": valid,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "k": args.retrains,
         "policy": "shipped eval_configs/celeba.pbtxt: confidence, level 0.95",
@@ -247,6 +252,8 @@ def main(argv=None):
                   "degraded_rejections": rejections("degraded", "point")},
         "num_examples": args.num_examples, "train_steps": args.train_steps,
         "selection_level": args.selection_level,
+        "degraded_below_0_1": [c["seed"] for c in candidates if c["kind"] == "degraded"
+                               and (c["fpr_young0_increase"] or 0) < 0.1],
         "reference": {"seed": seeds[0], "blessed_by_shipped_gates":
                       not first["failed"]["confidence"],
                       "blessed_by_point_gates": not first["failed"]["point"],
@@ -257,7 +264,7 @@ def main(argv=None):
         "work_dir": work,
     }
     print(json.dumps(result, indent=2, allow_nan=False))
-    return 0
+    return 0 if valid else 1
 
 
 if __name__ == "__main__":

@@ -619,6 +619,13 @@ class Regression(metric_types.Metric):
         if metric not in INTERVAL_METRICS:
             raise ValueError(f"metric must be one of {', '.join(INTERVAL_METRICS)}, "
                              f"got '{metric}'")
+        # Without them the regression is NaN on every run with a baseline: the
+        # gate could bless a first model and never a retrain.
+        if metric != "OverallRate" and not group_key:
+            raise ValueError(f"group_key is required for a Regression on {metric}")
+        if metric == "ConditionalRateGap" and not condition_key:
+            raise ValueError("condition_key is required for a Regression on "
+                             "ConditionalRateGap")
         _check_rate(rate)
         _check_groups(groups)
         level = intervals.check_level(level)

@@ -143,6 +143,12 @@ UPPER = "value_threshold { upper_bound { value: 0.1 } }"
     ('{"metric": "GroupRateGap", "group_key": "g"}',
      "change_threshold { direction: HIGHER_IS_BETTER absolute { value: 0.0 } }",
      "Regression", "fairgate.group_metrics", r"LOWER_IS_BETTER.*margin >= 0"),
+    ('{"metric": "GroupRateGap", "groups": [0, 1]}',
+     "change_threshold { direction: LOWER_IS_BETTER absolute { value: 0.02 } }",
+     "Regression", "fairgate.group_metrics", r"group_key is required"),
+    ('{"metric": "ConditionalRateGap", "group_key": "g", "groups": [0, 1]}',
+     "change_threshold { direction: LOWER_IS_BETTER absolute { value: 0.02 } }",
+     "Regression", "fairgate.group_metrics", r"condition_key is required"),
 ])
 def test_bad_gate_policies_name_the_key_and_the_file(tmp_path, metric_config, threshold,
                                                      class_name, module, message):
