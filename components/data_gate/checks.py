@@ -34,12 +34,21 @@ def _num_nan(feature: FeatureStats) -> int:
     return max((h.num_nan for h in feature.num_stats.histograms), default=0)
 
 
+# Anomalies that data.unseen_category_tolerance can relax.
+UNSEEN_VALUES = ("ENUM_TYPE_UNEXPECTED_STRING_VALUES", "ENUM_TYPE_UNEXPECTED_INT_VALUES")
+UNSEEN_HINT = (" (categorical values never seen in training; data.unseen_category_"
+               "tolerance allows a share of them, e.g. 0.02)")
+
+
 def anomaly_problems(split: str, anomalies: anomalies_pb2.Anomalies) -> List[str]:
     problems = []
     for feature, info in sorted(anomalies.anomaly_info.items()):
+        types = [anomalies_pb2.AnomalyInfo.Type.Name(r.type) for r in info.reason]
         reasons = "; ".join(
-            f"{anomalies_pb2.AnomalyInfo.Type.Name(r.type)}: {r.description}"
-            for r in info.reason) or info.description
+            f"{kind}: {r.description}" for kind, r in zip(types, info.reason)
+        ) or info.description
+        if any(kind in UNSEEN_VALUES for kind in types):
+            reasons += UNSEEN_HINT
         problems.append(f"split '{split}': feature '{feature}': {reasons}")
     if anomalies.HasField("dataset_anomaly_info"):
         info = anomalies.dataset_anomaly_info
