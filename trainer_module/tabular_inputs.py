@@ -48,11 +48,11 @@ def feature_spec(schema: schema_pb2.Schema, names: List[str]) -> Dict[str, tf.io
 def _first_and_present(tensor, default):
     """([batch, 1] first value or `default`, [batch, 1] bool present)."""
     if not isinstance(tensor, tf.SparseTensor):
-        dense = tf.reshape(tensor, [tf.shape(tensor)[0], -1])[:, :1]
+        dense = tf.reshape(tf.reshape(tensor, [tf.shape(tensor)[0], -1])[:, :1], [-1, 1])
         return dense, tf.ones_like(dense, dtype=tf.bool)
     dense = tf.sparse.to_dense(tensor, default_value=default)
     padding = tf.fill([tf.shape(dense)[0], 1], tf.cast(default, dense.dtype))
-    first = tf.concat([dense, padding], axis=1)[:, :1]
+    first = tf.reshape(tf.concat([dense, padding], axis=1)[:, :1], [-1, 1])
     counts = tf.math.bincount(tf.cast(tensor.indices[:, 0], tf.int32),
                               minlength=tf.shape(dense)[0], maxlength=tf.shape(dense)[0])
     return first, tf.reshape(counts > 0, [-1, 1])

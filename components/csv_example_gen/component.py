@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from tfx import v1 as tfx
+from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 
 from components.csv_example_gen import executor
@@ -17,7 +17,7 @@ def csv_example_gen(input_base: str, mapping: Dict[str, Any],
     """`mapping`: {label, label_positive, label_negative, group, group_merge};
     unset values are left out. The node keeps the id CsvExampleGen."""
     settings = {k: v for k, v in mapping.items() if v not in (None, {}, "")}
-    return tfx.components.FileBasedExampleGen(
+    return FileBasedExampleGen(
         input_base=input_base, input_config=input_config,
         output_config=output_config,
         custom_config=executor.pack_settings(settings) if settings else None,
