@@ -81,6 +81,8 @@ def test_label_outside_0_1_stops_the_run_before_training(tmp_path):
     write_csv(path, rows=400, bad_labels=120)
     config = helpers.make_config(tmp_path, source="csv", input_base=str(path.parent),
                                  label="label", group="group")
+    config.evaluation.groups = ["north", "south"]  # preflight checks them
+    config.trainer.constraints = {"constraints": []}
     with pytest.raises(Exception) as raised:
         helpers.run(config)
     message = helpers.error_chain(raised.value)
