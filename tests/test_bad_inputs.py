@@ -86,7 +86,7 @@ def test_label_outside_0_1_stops_the_run_before_training(tmp_path):
     with pytest.raises(Exception) as raised:
         helpers.run(config)
     message = helpers.error_chain(raised.value)
-    assert "split 'train': label feature 'label' has values outside {0, 1} (min 0, max 2)" \
+    assert "split 'train': label feature 'label' has values outside {0, 1} (min 0, max 2;" \
         in message
     _assert_not_trained_on(config, "Trainer")
     assert "StatisticsGen" in helpers.outputs(config)  # the gate, not ingestion, stopped it

@@ -81,11 +81,13 @@ def role_problems(split: str, stats: statistics_pb2.DatasetFeatureStatistics,
         if label.type != statistics_pb2.FeatureNameStatistics.INT:
             problems.append(
                 f"{where}: label feature '{label_key}' must be integer 0/1, got type "
-                f"{statistics_pb2.FeatureNameStatistics.Type.Name(label.type)}")
+                f"{statistics_pb2.FeatureNameStatistics.Type.Name(label.type)} "
+                "(data.label_positive maps other label values to 0/1)")
         elif label.num_stats.min < 0 or label.num_stats.max > 1:
             problems.append(
                 f"{where}: label feature '{label_key}' has values outside {{0, 1}} "
-                f"(min {label.num_stats.min:g}, max {label.num_stats.max:g})")
+                f"(min {label.num_stats.min:g}, max {label.num_stats.max:g}; "
+                "data.label_positive maps other label values to 0/1)")
         elif is_train and label.num_stats.min == label.num_stats.max:
             problems.append(f"{where}: label feature '{label_key}' has a single value "
                             f"({label.num_stats.min:g}): nothing to learn")
