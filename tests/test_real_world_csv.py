@@ -43,7 +43,8 @@ def test_messy_csv_end_to_end_by_config_only(tmp_path):
                     "baseline": False, "learning_rate": 0.003,
                     "constraint_learning_rate": 0.005,
                     "constraints": {"constraints": [
-                        {"gap": "false_positive_rate", "groups": ["18-30", "older"],
+                        {"gap": "false_positive_rate",
+                         "groups": ["18-30", "31-44", "older"],
                          "max_gap": 0.05}]}},
         "evaluation": {"eval_config": os.path.join(HERE, "data", "messy_tabular.pbtxt"),
                        "groups": ["18-30", "31-44", "older"]},
