@@ -48,13 +48,20 @@ def condition_columns(eval_config) -> List[str]:
     return found
 
 
+def as_text(value: Any) -> str:
+    """One spelling for a cell or config value: bytes decoded, whole floats
+    without ".0" (config values may arrive as floats, e.g. through a proto
+    Struct), surrounding blanks dropped."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
 def same_value(cell: Any, value: Any) -> bool:
     """A CSV cell (text) or a decoded value equals a config value (int or str)."""
-    if isinstance(cell, bytes):
-        cell = cell.decode("utf-8")
-    if isinstance(cell, float) and cell.is_integer():
-        cell = int(cell)
-    return str(cell).strip() == str(value).strip()
+    return as_text(cell) == as_text(value)
 
 
 def mapped_label(cell: Any, positive: Any, negative: Any = None) -> int:
@@ -70,12 +77,10 @@ def mapped_label(cell: Any, positive: Any, negative: Any = None) -> int:
 
 def merge_lookup(group_merge: Mapping[str, Sequence[Any]]) -> Dict[str, str]:
     """{original value (as text): merged name} from data.group_merge."""
-    return {str(value): str(name) for name, values in group_merge.items()
+    return {as_text(value): str(name) for name, values in group_merge.items()
             for value in values}
 
 
 def merged_group(cell: Any, lookup: Mapping[str, str]) -> str:
-    if isinstance(cell, bytes):
-        cell = cell.decode("utf-8")
-    text = str(cell)
+    text = as_text(cell)
     return lookup.get(text, text)

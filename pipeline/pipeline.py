@@ -72,7 +72,9 @@ def run_columns_of(config: Config, rendered) -> dict:
     return {"features": feature_kinds(data),
             "exclude_features": list(data.exclude_features),
             "condition_keys": run_columns.condition_columns(rendered),
-            "unseen_category_tolerance": data.unseen_category_tolerance}
+            "unseen_category_tolerance": data.unseen_category_tolerance,
+            # A curated schema's presence requirements hold as written.
+            "curated_schema": bool(data.schema_file)}
 
 
 def feature_bounds(config: Config) -> dict:

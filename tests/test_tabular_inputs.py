@@ -270,3 +270,19 @@ def test_leakage_guard_flags_label_copies_not_identifiers():
     from sklearn.metrics import roc_auc_score
     assert abs(leakage.auc(features["weak"], labels) -
                roc_auc_score(labels, features["weak"])) < 1e-9
+
+
+def test_integer_values_survive_the_custom_config_struct():
+    """A proto Struct turns integers into floats (1 -> 1.0): still matched."""
+    from google.protobuf import json_format
+    from components.csv_example_gen import executor
+    settings = executor.settings_of({"custom_config": json_format.MessageToJson(
+        executor.pack_settings({"label": "y", "label_positive": 2, "group": "g",
+                                "group_merge": {"old": [45, 60]}}))})
+    assert settings["label_positive"] == 2.0  # what the executor receives
+    example = tf.train.Example()
+    example.features.feature["y"].int64_list.value.append(2)
+    example.features.feature["g"].int64_list.value.append(60)
+    mapped = executor.map_example(example, settings)
+    assert mapped.features.feature["y"].int64_list.value == [1]
+    assert mapped.features.feature["g"].bytes_list.value == [b"old"]

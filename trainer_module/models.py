@@ -36,8 +36,9 @@ def tabular_classifier(kinds: dict, train_sample: dict,
     `kinds` maps column -> numeric | categorical; `train_sample` maps column ->
     numpy values from the train split as trainer_module.tabular_inputs.encode
     gives them (numeric: float with NaN for an empty cell; categorical: text,
-    "" for an empty cell). Numeric columns: the train mean replaces NaN, a 0/1
-    missing indicator is added, then the train mean/variance scale. Categorical
+    "" for an empty cell). Numeric columns: the train mean replaces NaN (in
+    serving too), then the train mean/variance scale; when train has empty cells
+    in the column, a 0/1 missing indicator is an input too. Categorical
     columns: a one-hot vocabulary of the train values plus one slot for values
     never seen in training (OOV). Every input is a [batch, 1] tensor, so the
     exported model serves raw tf.Examples.
@@ -63,7 +64,9 @@ def tabular_classifier(kinds: dict, train_sample: dict,
             filled = tf.where(missing, tf.constant(mean, tf.float32), column)
             scale = keras.layers.Normalization(mean=mean, variance=max(variance, 1e-6),
                                                name=f"{name}_scale")
-            encoded += [scale(filled), tf.cast(missing, tf.float32)]
+            encoded.append(scale(filled))
+            if known.size < numbers.size:  # train has empty cells: learn from them
+                encoded.append(tf.cast(missing, tf.float32))
         inputs[name] = column
     x = keras.layers.Concatenate()(encoded) if len(encoded) > 1 else encoded[0]
     x = keras.layers.Dense(hidden_units, activation="relu")(x)

@@ -56,7 +56,8 @@ class Executor(base_executor.BaseExecutor):
                     schema, exec_properties["label_key"], exec_properties["group_key"],
                     columns.get("features") or {}, columns.get("exclude_features") or [],
                     columns.get("condition_keys") or [],
-                    float(columns.get("unseen_category_tolerance") or 0.0))
+                    float(columns.get("unseen_category_tolerance") or 0.0),
+                    relax_presence=not columns.get("curated_schema"))
             except run_schema.UnknownColumnError as error:
                 raise DataValidationError(f"Data validation failed: {error}") from None
             statistics = {split: run_schema.restrict_statistics(stats, schema)

@@ -22,9 +22,11 @@ class UnknownColumnError(ValueError):
 
 def restrict(schema: schema_pb2.Schema, label: str, group: str,
              kinds: Dict[str, Optional[str]], exclude: Sequence[str],
-             condition_keys: Sequence[str], tolerance: float
-             ) -> Tuple[schema_pb2.Schema, List[str]]:
-    """(run schema, feature names). Raises UnknownColumnError naming the column."""
+             condition_keys: Sequence[str], tolerance: float,
+             relax_presence: bool = True) -> Tuple[schema_pb2.Schema, List[str]]:
+    """(run schema, feature names). Raises UnknownColumnError naming the column.
+    `relax_presence`: features may be empty in any example (an inferred schema;
+    a curated one keeps its presence and shape requirements)."""
     names = [f.name for f in schema.feature]
     try:
         features = run_columns.resolve_features(names, label, group, kinds, exclude)
@@ -46,11 +48,12 @@ def restrict(schema: schema_pb2.Schema, label: str, group: str,
             continue
         kept = result.feature.add()
         kept.CopyFrom(feature)
-        if feature.name in features and feature.name not in (label, group) and \
-                feature.name not in condition_keys:
+        if relax_presence and feature.name in features and \
+                feature.name not in (label, group) and feature.name not in condition_keys:
             # Missing cells are the model's business (imputed inside it).
             kept.ClearField("shape")
             kept.presence.min_fraction = 0.0
+        if feature.name in features:
             if tolerance > 0 and (kept.HasField("string_domain") or kept.domain):
                 kept.distribution_constraints.min_domain_mass = 1.0 - tolerance
     return result, features
