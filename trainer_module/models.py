@@ -56,14 +56,13 @@ def tabular_classifier(kinds: dict, train_sample: dict,
             encoded.append(lookup(column))
         else:
             column = keras.Input(shape=(1,), name=name, dtype=tf.float32)
-            numbers = values.astype("float64")
+            numbers = values.astype("float32")
             known = numbers[~np.isnan(numbers)]
             mean = float(known.mean()) if known.size else 0.0
-            variance = float(known.var()) if known.size > 1 else 1.0
             missing = tf.math.is_nan(column)
             filled = tf.where(missing, tf.constant(mean, tf.float32), column)
-            scale = keras.layers.Normalization(mean=mean, variance=max(variance, 1e-6),
-                                               name=f"{name}_scale")
+            scale = keras.layers.Normalization(name=f"{name}_scale")
+            scale.adapt(np.where(np.isnan(numbers), np.float32(mean), numbers))
             encoded.append(scale(filled))
             if known.size < numbers.size:  # train has empty cells: learn from them
                 encoded.append(tf.cast(missing, tf.float32))
