@@ -33,7 +33,8 @@ project() {
   # (tests/test_kubeflow_spec.py imports every class the compiled spec names).
   "$python" -c "import fairgate.kfp_entrypoint, fairgate.group_metrics, \
 trainer_module.run_fn, components.gated_pusher, components.serving_model, \
-components.fairness_report, components.celeba_example_gen, components.data_gate; \
+components.fairness_report, components.celeba_example_gen, components.csv_example_gen, \
+components.data_gate; \
 from fairgate import FairnessReport"
 }
 

@@ -136,6 +136,13 @@ def _print_verdict(report_json: str, report_dir: str) -> int:
         print("VERDICT: NOT BLESSED, not pushed. Why:")
         for reason in verdict["reasons"]:
             print(f"  - {reason}")
+    for item in (report.get("leakage") or {}).get("flagged") or []:
+        print(f"warning: possible label leakage: feature '{item['feature']}' "
+              f"({item['statistic']} {item['value']:.4f} >= {item['threshold']:g})")
+    small = report.get("small_groups") or []
+    if small:
+        print("warning: groups too small to judge: " + "; ".join(
+            f"{g['group']} ({g['test_examples']} test examples)" for g in small))
     print(f"report: {os.path.join(report_dir, 'report.html')} (and report.json)")
     return EXIT_PUSHED if verdict["pushed"] else EXIT_NOT_PUSHED
 

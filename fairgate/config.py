@@ -53,6 +53,24 @@ class DataConfig:
     schema_file: str = ""
     # Numeric features that must lie in [low, high] and hold no NaN.
     feature_bounds: Dict[str, List[float]] = dataclasses.field(default_factory=dict)
+    # Tabular sources: the model's input columns. Each entry is a column name
+    # (kind from the schema: numbers are numeric, strings categorical) or
+    # {name: numeric|categorical}. Empty: every column but label, group and
+    # data.exclude_features.
+    features: List[Any] = dataclasses.field(default_factory=list)
+    exclude_features: List[str] = dataclasses.field(default_factory=list)
+    # The label value that means positive (e.g. ">50K", "yes", 2); every other
+    # value is negative, unless label_negative names the negative value too (then
+    # a row holding neither is an error naming file and line). Unset: 0/1 labels.
+    label_positive: Any = None
+    label_negative: Any = None
+    # Group values merged into one before anything reads them (ExampleGen writes
+    # the merged value), e.g. {older: ["45+", "60+"]}.
+    group_merge: Dict[str, List[Any]] = dataclasses.field(default_factory=dict)
+    # Share of a categorical feature's values in eval/test that may be missing
+    # from the training vocabulary (TFDV min_domain_mass = 1 - tolerance).
+    # 0: strict, any unseen value stops the run at the data gate.
+    unseen_category_tolerance: float = 0.0
 
 
 TRAINER_MODES = ("tfco", "none", "correlation")
@@ -218,6 +236,7 @@ def validate(config: Config) -> Config:
         fail("data.label" if not data.label else "data.group", "must not be empty")
     if data.label == data.group:
         fail("data.group", f"must differ from data.label ('{data.label}')")
+    _validate_columns(data, fail)
     trainer = config.trainer
     if trainer.mode not in TRAINER_MODES:
         fail("trainer.mode", f"must be one of {', '.join(TRAINER_MODES)}, got "
@@ -255,6 +274,86 @@ def validate(config: Config) -> Config:
         fail("evaluation.eval_config", f"{path} has no value thresholds, so no model "
              "could ever be blessed")
     return config
+
+
+FEATURE_KINDS = ("numeric", "categorical")
+
+
+def feature_kinds(data: DataConfig) -> Dict[str, Optional[str]]:
+    """data.features as {column: kind or None (the schema decides)}, in order."""
+    kinds: Dict[str, Optional[str]] = {}
+    for entry in data.features:
+        if isinstance(entry, dict):
+            kinds.update(entry)
+        else:
+            kinds[entry] = None
+    return kinds
+
+
+def _is_scalar(value) -> bool:
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+def _validate_columns(data: DataConfig, fail) -> None:
+    """data.features / exclude_features / label_* / group_merge / tolerance."""
+    seen = set()
+    for i, entry in enumerate(data.features):
+        key = f"data.features[{i}]"
+        if isinstance(entry, dict):
+            if len(entry) != 1:
+                fail(key, f"must be a column name or {{name: kind}}, got {entry!r}")
+            name, kind = next(iter(entry.items()))
+            if kind not in FEATURE_KINDS:
+                fail(key, f"kind of '{name}' must be one of "
+                     f"{', '.join(FEATURE_KINDS)}, got {kind!r}")
+        elif isinstance(entry, str) and entry:
+            name = entry
+        else:
+            fail(key, f"must be a column name or {{name: kind}}, got {entry!r}")
+        if not isinstance(name, str) or not name:
+            fail(key, f"column name must be a string, got {name!r}")
+        if name in seen:
+            fail(key, f"column '{name}' is listed twice")
+        if name in (data.label, data.group):
+            fail(key, f"'{name}' is the {'label' if name == data.label else 'group'} "
+                 "column, not a feature")
+        seen.add(name)
+    if data.features and data.exclude_features:
+        fail("data.exclude_features", "give data.features or data.exclude_features, "
+             "not both")
+    if (data.features or data.exclude_features) and \
+            data.source in ("embedded_celeba", "tfds"):
+        fail("data.features" if data.features else "data.exclude_features",
+             f"applies to tabular sources (csv, tfrecord), not '{data.source}'")
+    for key in ("label_positive", "label_negative"):
+        value = getattr(data, key)
+        if value is not None and not _is_scalar(value):
+            fail(f"data.{key}", f"must be a string or an integer, got {value!r}")
+    if data.label_negative is not None and data.label_positive is None:
+        fail("data.label_negative", "needs data.label_positive")
+    if data.label_positive is not None and \
+            str(data.label_positive) == str(data.label_negative):
+        fail("data.label_negative", "must differ from data.label_positive")
+    merged_from: Dict[str, str] = {}
+    for name, values in data.group_merge.items():
+        if not values:
+            fail(f"data.group_merge.{name}", "must list the group values to merge")
+        for value in values:
+            if not _is_scalar(value):
+                fail(f"data.group_merge.{name}", f"values must be strings or "
+                     f"integers, got {value!r}")
+            if str(value) in merged_from:
+                fail(f"data.group_merge.{name}", f"value {value!r} is already merged "
+                     f"into '{merged_from[str(value)]}'")
+            merged_from[str(value)] = str(name)
+    if (data.label_positive is not None or data.group_merge) and \
+            data.source != "csv":
+        fail("data.label_positive" if data.label_positive is not None else
+             "data.group_merge", "is applied while reading CSV files: source must "
+             f"be csv, got '{data.source}'")
+    if not 0.0 <= data.unseen_category_tolerance < 1.0:
+        fail("data.unseen_category_tolerance", "must be in [0, 1), got "
+             f"{data.unseen_category_tolerance}")
 
 
 def _build(cls, raw, prefix: str, origin: str):

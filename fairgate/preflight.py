@@ -12,7 +12,7 @@ import glob
 import os
 from typing import List
 
-from fairgate import celeba_layout
+from fairgate import celeba_layout, csv_content, run_columns
 from fairgate.config import Config
 
 
@@ -25,11 +25,25 @@ def check_inputs(config: Config) -> None:
     if data.source == "tfds":
         celeba_layout.dataset_dir(data.data_dir, data.dataset)
     elif data.source == "csv":
-        for path in _input_files(config, "*.csv"):
+        files = _input_files(config, "*.csv")
+        for path in files:
             check_csv(path, data.label, data.group)
+        try:
+            csv_content.check(config, files, _condition_columns(config))
+        except csv_content.ContentError as error:
+            raise InputError(str(error)) from None
     elif data.source == "tfrecord":
         for path in _input_files(config, "*"):
             check_tfrecord(path)
+
+
+def _condition_columns(config: Config) -> List[str]:
+    from fairgate import eval_config  # deferred: pulls in TFMA
+    data = config.data
+    rendered = eval_config.render(
+        config.evaluation.resolved_eval_config(data.source), label=data.label,
+        group=data.group, groups=config.evaluation.groups)
+    return run_columns.condition_columns(rendered)
 
 
 def _input_files(config: Config, default_pattern: str) -> List[str]:
@@ -55,6 +69,10 @@ def check_csv(path: str, label: str, group: str) -> None:
             raise InputError(f"{path}: empty file, expected a header row") from None
         except (csv.Error, UnicodeDecodeError) as error:
             raise InputError(f"{path}: unreadable header: {error}") from None
+        twice = sorted({name for name in header if header.count(name) > 1})
+        if twice:
+            raise InputError(f"{path}: header names appear more than once: "
+                             f"{', '.join(repr(n) for n in twice)}; rename them")
         for role, column in (("label", label), ("group", group)):
             if column not in header:
                 raise InputError(f"{path}: no {role} column '{column}' in the header "

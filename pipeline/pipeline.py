@@ -9,7 +9,8 @@
 
 ExampleGen depends on the data source: CelebAExampleGen for TFDS datasets in
 celeb_a's layout (the embedded default or real CelebA), CsvExampleGen for CSV
-folders, ImportExampleGen for TFRecords of tf.Examples.
+folders (its executor maps labels and merges groups, components/csv_example_gen),
+ImportExampleGen for TFRecords of tf.Examples.
 """
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
 from components.celeba_example_gen import CelebAExampleGen
+from components.csv_example_gen import csv_example_gen
 from components.data_gate import DataValidationGate
 from components.fairness_report import FairnessReportGen
 from components.gated_pusher import GatedPusher
 from components.serving_model import BaselineAwareEvaluator, ServingModel
-from fairgate import embedded_celeba, eval_config
-from fairgate.config import Config, resolve_path
+from fairgate import embedded_celeba, eval_config, run_columns
+from fairgate.config import Config, feature_kinds, resolve_path
 
 # Hash split of a single input folder: train / eval / test = 8 : 1 : 1.
 _HASH_SPLIT = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
@@ -47,14 +49,32 @@ def example_gen(config: Config):
         return CelebAExampleGen(
             data_dir=resolve_path(data.data_dir),
             dataset=data.dataset, image_size=data.image_size)
-    component = {"csv": tfx.components.CsvExampleGen,
-                 "tfrecord": tfx.components.ImportExampleGen}[data.source]
     input_base = resolve_path(data.input_base)
     if data.splits:
-        return component(input_base=input_base, input_config=tfx.proto.Input(splits=[
+        splits = {"input_config": tfx.proto.Input(splits=[
             tfx.proto.Input.Split(name=name, pattern=data.splits[name])
-            for name in ("train", "eval", "test")]))
-    return component(input_base=input_base, output_config=_HASH_SPLIT)
+            for name in ("train", "eval", "test")])}
+    else:
+        splits = {"output_config": _HASH_SPLIT}
+    if data.source == "csv":  # labels mapped and groups merged as it reads
+        return csv_example_gen(input_base, {
+            "label": data.label, "label_positive": data.label_positive,
+            "label_negative": data.label_negative, "group": data.group,
+            "group_merge": data.group_merge}, **splits)
+    return tfx.components.ImportExampleGen(input_base=input_base, **splits)
+
+
+def run_columns_of(config: Config, rendered) -> dict:
+    """The columns a tabular run uses (for the data gate); {} for image sources."""
+    data = config.data
+    if data.source in ("embedded_celeba", "tfds"):
+        return {}
+    return {"features": feature_kinds(data),
+            "exclude_features": list(data.exclude_features),
+            "condition_keys": run_columns.condition_columns(rendered),
+            "unseen_category_tolerance": data.unseen_category_tolerance,
+            # A curated schema's presence requirements hold as written.
+            "curated_schema": bool(data.schema_file)}
 
 
 def feature_bounds(config: Config) -> dict:
@@ -82,6 +102,8 @@ def trainer_settings(config: Config, mode: str) -> dict:
         "snapshot_every": t.snapshot_every, "rank_objectives": t.rank_objectives,
         "jit_compile": t.jit_compile, "cache_train_mb": t.cache_train_mb,
         "seed": t.seed, "selection_level": t.selection_level,
+        "features": feature_kinds(data),
+        "exclude_features": list(data.exclude_features),
     }
 
 
@@ -136,10 +158,14 @@ def create_pipeline(config: Config,
             exclude_splits=["eval", "test"])
     validator = tfx.components.ExampleValidator(
         statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"])
+    rendered = eval_config.render(
+        config.evaluation.resolved_eval_config(data.source), label=data.label,
+        group=data.group, groups=config.evaluation.groups)
     gate = DataValidationGate(
         statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"],
         anomalies=validator.outputs["anomalies"], label_key=data.label,
-        group_key=data.group, feature_bounds=feature_bounds(config))
+        group_key=data.group, feature_bounds=feature_bounds(config),
+        run_columns=run_columns_of(config, rendered))
     validated = gate.outputs["validated_schema"]
     examples = ingest.outputs["examples"]
     candidate = trainer(config, examples, validated, config.trainer.mode, "Trainer")
@@ -149,9 +175,6 @@ def create_pipeline(config: Config,
     # Kubeflow backend refuses resolver executors.
     serving = ServingModel(push_destination=config.resolved_push_destination)
     serving.add_upstream_node(candidate)
-    rendered = eval_config.render(
-        config.evaluation.resolved_eval_config(data.source), label=data.label,
-        group=data.group, groups=config.evaluation.groups)
     judge = evaluator(config, rendered, examples, model, validated, "Evaluator",
                       gated=True, baseline_model=serving.outputs["model"])
     pusher = GatedPusher(

@@ -57,3 +57,51 @@ def write_biased_csv(path, count, seed):
         for i in range(count):
             writer.writerow([rows[c][i] for c in rows])
     return rows
+
+
+MESSY_AGE_BANDS = ("18-30", "31-44", "45+", "60+", "75+")
+
+
+def messy_rows(count, seed, unseen_share=0.0):
+    """Rows as a real-world CSV holds them: an ID, person names, dates, free text,
+    a ">50K"/"<=50K" label, a column that leaks the label, an age band group with
+    five values (45+ and 60+ to merge; 75+ held by ~1% of rows), a region column
+    for a conditional gate, empty cells in numeric and categorical features, and
+    (with unseen_share) occupations never seen in training."""
+    rng = np.random.default_rng(seed)
+    band = rng.choice(np.array(MESSY_AGE_BANDS), count, p=[0.35, 0.3, 0.17, 0.17, 0.01])
+    hours = np.round(rng.normal(40, 8, count), 1)
+    education = rng.integers(6, 17, count)
+    occupation = rng.choice(np.array(["clerk", "nurse", "driver", "teacher"]), count)
+    score = 0.08 * (hours - 40) + 0.35 * (education - 11) + \
+        0.6 * (occupation == "teacher") + rng.normal(0, 1.0, count)
+    rich = score > 0.3
+    unseen = rng.random(count) < unseen_share
+    occupation = np.where(unseen, np.array([f"rare-job-{i}" for i in range(count)]),
+                          occupation)
+    rows = {
+        "id": [f"R{seed:02d}{i:05d}" for i in range(count)],
+        "name": [f"{rng.choice(['Ann', 'Bo', 'Cy', 'Di', 'Ed'])} "
+                 f"{rng.choice(['Smith', 'Lee', 'Ngo', 'Diaz'])}-{i}" for i in range(count)],
+        "signup_date": [f"20{rng.integers(10, 24)}-{rng.integers(1, 13):02d}-"
+                        f"{rng.integers(1, 29):02d}" for _ in range(count)],
+        "notes": [f"customer called about order {rng.integers(10**6)}" for _ in range(count)],
+        "hours": ["" if rng.random() < 0.05 else str(h) for h in hours],
+        "education_num": education,
+        "occupation": ["" if rng.random() < 0.03 else o for o in occupation],
+        "region": rng.choice(np.array(["north", "south"]), count),
+        "age_band": band,
+        "outcome_code": np.where(rich, "A7", "B2"),  # recorded after the fact: a leak
+        "income": np.where(rich, ">50K", "<=50K"),
+    }
+    return rows
+
+
+def write_rows(path, rows, header=None):
+    os.makedirs(os.path.dirname(str(path)), exist_ok=True)
+    names = list(rows)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header or names)
+        for i in range(len(rows[names[0]])):
+            writer.writerow([rows[c][i] for c in names])

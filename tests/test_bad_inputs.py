@@ -81,10 +81,12 @@ def test_label_outside_0_1_stops_the_run_before_training(tmp_path):
     write_csv(path, rows=400, bad_labels=120)
     config = helpers.make_config(tmp_path, source="csv", input_base=str(path.parent),
                                  label="label", group="group")
+    config.evaluation.groups = ["north", "south"]  # preflight checks them
+    config.trainer.constraints = {"constraints": []}
     with pytest.raises(Exception) as raised:
         helpers.run(config)
     message = helpers.error_chain(raised.value)
-    assert "split 'train': label feature 'label' has values outside {0, 1} (min 0, max 2)" \
+    assert "split 'train': label feature 'label' has values outside {0, 1} (min 0, max 2;" \
         in message
     _assert_not_trained_on(config, "Trainer")
     assert "StatisticsGen" in helpers.outputs(config)  # the gate, not ingestion, stopped it

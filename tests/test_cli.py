@@ -135,9 +135,23 @@ def test_bad_config_exits_2_naming_the_key(workdir):
     assert "trainer.train_stepz" in run.stderr and config in run.stderr
 
 
-def test_failed_component_exits_1(workdir):
+def test_misspelled_group_exits_2_before_anything_runs(workdir):
+    config = write_config(workdir, **{"evaluation.groups": ["north", "sout"]})
+    run = fairgate("run", "--config", config, cwd=workdir)
+    assert run.returncode == 2, run.stderr[-3000:]
+    assert "'evaluation.groups[1]'" in run.stderr and "'sout'" in run.stderr
+    assert "values found: 'north' (" in run.stderr
     config = write_config(workdir, **{"trainer.constraints": {"constraints": [
         {"rate": "false_positive_rate", "group": "east", "upper_bound": 0.1}]}})
     run = fairgate("run", "--config", config, cwd=workdir)
+    assert run.returncode == 2, run.stderr[-3000:]
+    assert "'trainer.constraints.constraints[0].group'" in run.stderr
+    assert "group value 'east'" in run.stderr
+
+
+def test_failed_component_exits_1(workdir):
+    # Values outside their bounds: the data gate (a component) stops the run.
+    config = write_config(workdir, **{"data.feature_bounds": {"score": [0.0, 0.1]}})
+    run = fairgate("run", "--config", config, cwd=workdir)
     assert run.returncode == 1, run.stderr[-3000:]
-    assert "unknown group value 'east'" in run.stderr
+    assert "feature 'score': values outside [0, 0.1]" in run.stderr

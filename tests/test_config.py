@@ -20,7 +20,8 @@ def test_no_config_is_the_embedded_demo():
 
 
 def test_shipped_configs_load():
-    for name in ("embedded_celeba", "celeb_a", "csv_example", "kubeflow_embedded"):
+    for name in ("embedded_celeba", "celeb_a", "csv_example", "kubeflow_embedded",
+                 "real_world_csv"):
         config = config_lib.load(f"configs/{name}.yaml")
         assert config.data.label and config.data.group
 

@@ -21,6 +21,7 @@ from google.protobuf import text_format
 
 from fairgate import eval_config
 from components.gated_pusher import executor as pusher
+from fairgate import preflight
 from tests import browser, pipeline_helpers as helpers
 from tests.tabular import write_biased_csv
 
@@ -181,12 +182,18 @@ def test_gap_bound_violation_is_not_blessed_in_process_and_multiprocess(workspac
     assert len(workspace.versions()) == 1
 
 
-def test_missing_group_is_not_blessed_and_named(workspace, first):
-    report = workspace.run({}, groups=GROUPS + ["west"])
+def test_missing_group_is_refused_and_small_group_is_not_blessed(workspace, first):
+    # A group the train split does not hold is refused before anything runs
+    # (a misspelling looks the same), naming the key and the values found.
+    with pytest.raises(preflight.InputError) as raised:
+        workspace.run({}, groups=GROUPS + ["west"])
+    assert "'evaluation.groups[2]'" in str(raised.value)
+    assert "group value 'west'" in str(raised.value) and "'north' (" in str(raised.value)
+    # A group with too few test examples: the MinGroupSize gate blocks the blessing.
+    report = workspace.run({"MinGroupSize": 100_000})
     assert not report["verdict"]["blessed"]
     assert MIN_SIZE in _failed(report)
-    assert report["group_sizes"]["west"] == 0
-    assert any("region=west has 0 examples" in r for r in report["verdict"]["reasons"])
+    assert any("region=north has" in r for r in report["verdict"]["reasons"])
     assert len(workspace.versions()) == 1
 
 

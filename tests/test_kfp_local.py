@@ -114,9 +114,12 @@ def test_csv_source_runs_through_the_spec_without_the_example_gen_driver(tmp_pat
     from fairgate import config as config_lib
     from pipeline import kfp_local, kubeflow_runner
     write_biased_csv(tmp_path / "csv" / "data.csv", 1500, seed=2)
+    # fairgate's CSV executor (label mapping, group merging) runs from its
+    # dotted path in the spec, as a pod would run it.
     config = config_lib.load(_config(tmp_path, "kfp-csv", {
         "source": "csv", "input_base": str(tmp_path / "csv"), "label": "approved",
-        "group": "region"}, groups=("north", "south")))
+        "label_positive": 1, "group": "region", "group_merge": {"N": ["north"]}},
+        groups=("N", "south")))
     spec = kubeflow_runner.compile_job(config, local=True)["pipelineSpec"]
     label, executor = kfp_spec.executor_of(spec, "CsvExampleGen")
     assert "preCacheCheck" in executor["container"].get("lifecycle", {})
@@ -131,6 +134,13 @@ def test_csv_source_runs_through_the_spec_without_the_example_gen_driver(tmp_pat
     examples = outputs["CsvExampleGen"]["examples"]
     assert sorted(os.listdir(examples)) == ["Split-eval", "Split-test", "Split-train"]
     assert os.path.exists(outputs["DataValidationGate"]["validated_schema"])
+    import glob
+    import tensorflow as tf
+    records = tf.data.TFRecordDataset(
+        glob.glob(os.path.join(examples, "Split-train", "*.gz")), compression_type="GZIP")
+    regions = {tf.train.Example.FromString(r.numpy()).features.feature["region"]
+               .bytes_list.value[0] for r in records}
+    assert regions == {b"N", b"south"}
 
 
 def test_runs_are_recorded_in_ml_metadata_as_the_backend_records_them(embedded):

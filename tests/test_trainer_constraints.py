@@ -27,7 +27,7 @@ def test_tutorial_spec_parses():
     ({"constraints": [{"rate": "false_positive_rate", "group": 7, "upper_bound": 0.1}]},
      r"constraints\[0\]\.group: unknown group value 7 \(the group feature has: 0, 1\)"),
     ({"constraints": [{"gap": "false_positive_rate", "groups": [0, 0], "max_gap": 0.1}]},
-     r"groups: must be two different group values"),
+     r"groups: must be two different group values, or more"),
     ({"constraints": [{"rate": "error_rate", "group": 1}]},
      r"exactly one of upper_bound, lower_bound"),
     ({"objective": "accuracy"}, r"objective: unknown rate 'accuracy'"),
@@ -150,3 +150,24 @@ def test_measure_with_a_level_judges_the_confidence_bound():
     assert confident[2:] == pytest.approx([
         intervals.newcombe(10, 220, 30, 400, 0.95)[1] - 0.05,
         intervals.newcombe(30, 400, 10, 220, 0.95)[1] - 0.05])
+
+
+def test_gap_over_three_groups_bounds_every_pair():
+    spec = constraints.parse({"constraints": [
+        {"gap": "false_positive_rate", "groups": ["a", "b", "c"], "max_gap": 0.1}]},
+        ["a", "b", "c", "d"])
+    assert spec.num_tfco_constraints == 6
+    assert constraints.describe(spec) == [
+        "max - min of false_positive_rate over groups a, b, c <= 0.1"]
+    # FPRs: a 0.5 (1 of 2 negatives), b 0.0, c 1.0; group d is not constrained.
+    labels = np.array([0, 0, 0, 0, 0, 0, 0])
+    groups = np.array(["a", "a", "b", "b", "c", "c", "d"])
+    logits = np.array([1, -1, -1, -1, 1, 1, 1])
+    _, violations = constraints.measure(spec, logits, labels, groups)
+    assert len(violations) == 6
+    assert max(violations) == pytest.approx(1.0 - 0.0 - 0.1)  # the largest gap, c - b
+    slot = tfco_compat.BatchSlot()
+    slot.fill(tf.constant(logits, tf.float32)[:, None], tf.constant(labels, tf.float32),
+             tf.constant(groups))
+    problem = constraints.build_problem(spec, lambda: slot.features[:, 0], slot)
+    assert problem.num_constraints == 6

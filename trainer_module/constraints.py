@@ -7,6 +7,7 @@ A spec looks like this in YAML:
       - {rate: false_positive_rate, group: 0, upper_bound: 0.05}   # the tutorial's
       - {rate: true_positive_rate, group: 1, lower_bound: 0.6}
       - {gap: false_positive_rate, groups: [0, 1], max_gap: 0.05}   # FPR parity
+      - {gap: false_positive_rate, groups: [a, b, c], max_gap: 0.05}  # largest gap
 
 Group values are values of the run's group feature (0/1 for CelebA's `Young`,
 strings for a CSV column). Invalid specs are rejected before any training.
@@ -47,13 +48,22 @@ class RateBound:
 
 @dataclasses.dataclass(frozen=True)
 class RateGap:
+    """The largest gap between the groups' rates is at most max_gap: one
+    |a - b| <= max_gap constraint per pair of groups."""
     rate: str
-    groups: Tuple[Any, Any]
+    groups: Tuple[Any, ...]
     max_gap: float
 
+    @property
+    def pairs(self) -> List[Tuple[Any, Any]]:
+        return [(a, b) for i, a in enumerate(self.groups) for b in self.groups[i + 1:]]
+
     def describe(self) -> str:
-        a, b = self.groups
-        return f"|{self.rate}(group={a}) - {self.rate}(group={b})| <= {self.max_gap:g}"
+        if len(self.groups) == 2:
+            a, b = self.groups
+            return f"|{self.rate}(group={a}) - {self.rate}(group={b})| <= {self.max_gap:g}"
+        return (f"max - min of {self.rate} over groups "
+                f"{', '.join(map(str, self.groups))} <= {self.max_gap:g}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +73,8 @@ class ConstraintSpec:
 
     @property
     def num_tfco_constraints(self) -> int:
-        return sum(2 if isinstance(c, RateGap) else 1 for c in self.constraints)
+        return sum(2 * len(c.pairs) if isinstance(c, RateGap) else 1
+                   for c in self.constraints)
 
 
 def parse(raw: Optional[Dict[str, Any]], known_groups: Optional[Sequence[Any]],
@@ -133,12 +144,13 @@ def _parse_gap(entry, known, at) -> RateGap:
                                   "groups, max_gap)")
     _check_rate(entry["gap"], f"{at}.gap")
     groups = entry.get("groups")
-    if not isinstance(groups, (list, tuple)) or len(groups) != 2 or groups[0] == groups[1]:
+    if not isinstance(groups, (list, tuple)) or len(groups) < 2 or \
+            len(set(map(str, groups))) != len(groups):
         raise ConstraintSpecError(f"{at}.groups: must be two different group values, "
-                                  f"got {groups!r}")
+                                  f"or more, got {groups!r}")
     for g in groups:
         _check_group(g, known, f"{at}.groups")
-    return RateGap(rate=entry["gap"], groups=(groups[0], groups[1]),
+    return RateGap(rate=entry["gap"], groups=tuple(groups),
                    max_gap=_check_fraction(entry.get("max_gap"), at, "max_gap"))
 
 
@@ -160,9 +172,10 @@ def build_problem(spec: ConstraintSpec, predictions, slot: BatchSlot
             rate = RATES[c.rate](in_group(c.group))
             constraints.append(rate <= c.bound if c.upper else rate >= c.bound)
         else:
-            a = RATES[c.rate](in_group(c.groups[0]))
-            b = RATES[c.rate](in_group(c.groups[1]))
-            constraints += [a - b <= c.max_gap, b - a <= c.max_gap]
+            rates = {g: RATES[c.rate](in_group(g)) for g in c.groups}
+            for first, second in c.pairs:
+                a, b = rates[first], rates[second]
+                constraints += [a - b <= c.max_gap, b - a <= c.max_gap]
     return tfco.RateMinimizationProblem(RATES[spec.objective](context), constraints)
 
 
@@ -211,8 +224,8 @@ def measure(spec: ConstraintSpec, logits, labels, groups,
     """(objective, violations) measured exactly on a whole split, as numpy.
 
     Violations follow TFCO's sign: positive means violated. A gap gives two
-    violations (a - b - max_gap, b - a - max_gap), as in `build_problem`. An
-    undefined rate (empty group) counts as violated by 1.
+    violations per pair of its groups (a - b - max_gap, b - a - max_gap), as in
+    `build_problem`. An undefined rate (empty group) counts as violated by 1.
 
     With `level` (the Trainer's selection_level), a constraint is judged by its
     one-sided confidence bound on the split instead of the point rate, the same
@@ -242,14 +255,15 @@ def measure(spec: ConstraintSpec, logits, labels, groups,
                 value = high if c.upper else low
             violations.append(value - c.bound if c.upper else c.bound - value)
         else:
-            a = _counts(c.rate, positive, labels, groups == c.groups[0])
-            b = _counts(c.rate, positive, labels, groups == c.groups[1])
-            if level is None:
-                pa = a[0] / a[1] if a[1] else float("nan")
-                pb = b[0] / b[1] if b[1] else float("nan")
-                violations += [pa - pb - c.max_gap, pb - pa - c.max_gap]
-            else:
-                violations += [intervals.newcombe(*a, *b, level)[1] - c.max_gap,
-                               intervals.newcombe(*b, *a, level)[1] - c.max_gap]
+            for first, second in c.pairs:
+                a = _counts(c.rate, positive, labels, groups == first)
+                b = _counts(c.rate, positive, labels, groups == second)
+                if level is None:
+                    pa = a[0] / a[1] if a[1] else float("nan")
+                    pb = b[0] / b[1] if b[1] else float("nan")
+                    violations += [pa - pb - c.max_gap, pb - pa - c.max_gap]
+                else:
+                    violations += [intervals.newcombe(*a, *b, level)[1] - c.max_gap,
+                                   intervals.newcombe(*b, *a, level)[1] - c.max_gap]
     violations = [1.0 if v != v else v for v in violations]  # NaN -> violated
     return objective, violations

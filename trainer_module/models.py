@@ -29,31 +29,44 @@ def image_classifier(kind: str = "mlp", image_size: int = 28,
     return keras.Model(pixels, logit, name=f"smile_{kind}")
 
 
-def tabular_classifier(input_specs: dict, train_sample: dict,
+def tabular_classifier(kinds: dict, train_sample: dict,
                        hidden_units: int = 32) -> keras.Model:
     """A classifier over raw tabular columns with its preprocessing inside.
 
-    `input_specs` maps column -> tf dtype (float32, int64 or string), taken from the
-    schema; `train_sample` maps column -> numpy values from the train split, from
-    which numeric columns get their mean/variance and string columns their
-    vocabulary. Every input is a [batch, 1] tensor of raw values, so the exported
-    model serves raw tf.Examples.
+    `kinds` maps column -> numeric | categorical; `train_sample` maps column ->
+    numpy values from the train split as trainer_module.tabular_inputs.encode
+    gives them (numeric: float with NaN for an empty cell; categorical: text,
+    "" for an empty cell). Numeric columns: the train mean replaces NaN (in
+    serving too), then the train mean/variance scale; when train has empty cells
+    in the column, a 0/1 missing indicator is an input too. Categorical
+    columns: a one-hot vocabulary of the train values plus one slot for values
+    never seen in training (OOV). Every input is a [batch, 1] tensor, so the
+    exported model serves raw tf.Examples.
     """
+    import numpy as np
     import tensorflow as tf
     inputs, encoded = {}, []
-    for name, dtype in sorted(input_specs.items()):
-        column = keras.Input(shape=(1,), name=name, dtype=dtype)
-        inputs[name] = column
-        values = train_sample[name].reshape(-1, 1)
-        if dtype == tf.string:
-            lookup = keras.layers.StringLookup(output_mode="one_hot", name=f"{name}_vocab")
+    for name, kind in sorted(kinds.items()):
+        values = np.asarray(train_sample[name]).reshape(-1, 1)
+        if kind == "categorical":
+            column = keras.Input(shape=(1,), name=name, dtype=tf.string)
+            lookup = keras.layers.StringLookup(output_mode="one_hot", num_oov_indices=1,
+                                               name=f"{name}_vocab")
             lookup.adapt(values)
             encoded.append(lookup(column))
         else:
-            # Normalization casts int64 inputs to float itself.
+            column = keras.Input(shape=(1,), name=name, dtype=tf.float32)
+            numbers = values.astype("float32")
+            known = numbers[~np.isnan(numbers)]
+            mean = float(known.mean()) if known.size else 0.0
+            missing = tf.math.is_nan(column)
+            filled = tf.where(missing, tf.constant(mean, tf.float32), column)
             scale = keras.layers.Normalization(name=f"{name}_scale")
-            scale.adapt(values.astype("float32"))
-            encoded.append(scale(column))
+            scale.adapt(np.where(np.isnan(numbers), np.float32(mean), numbers))
+            encoded.append(scale(filled))
+            if known.size < numbers.size:  # train has empty cells: learn from them
+                encoded.append(tf.cast(missing, tf.float32))
+        inputs[name] = column
     x = keras.layers.Concatenate()(encoded) if len(encoded) > 1 else encoded[0]
     x = keras.layers.Dense(hidden_units, activation="relu")(x)
     logit = keras.layers.Dense(1, name="logit")(x)

@@ -18,7 +18,9 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.utils import io_utils
 from tfx_bsl.public import tfxio
 
-from trainer_module import constraints, export, models, regularizers, selection, training
+from fairgate import leakage, run_columns
+from trainer_module import (constraints, export, models, regularizers, selection,
+                            tabular_inputs, training)
 from trainer_module.tfco_compat import BatchSlot, ConstrainedStep
 
 MODES = ("tfco", "none", "correlation")
@@ -50,6 +52,10 @@ class Settings:
     # Snapshot choice: a constraint counts as met on the eval split when its
     # one-sided bound at this level is (0: when its point estimate is).
     selection_level: float = 0.75
+    # Tabular inputs: {column: numeric|categorical|None} (data.features), or
+    # every schema column but label, group and exclude_features.
+    features: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    exclude_features: List[str] = dataclasses.field(default_factory=list)
 
     @classmethod
     def from_custom_config(cls, custom_config) -> "Settings":
@@ -99,15 +105,23 @@ class _Inputs:
                                  f"(features: {', '.join(names)})")
         if settings.input == "image":
             self.model_inputs = ["image"]
-        else:
-            self.model_inputs = [n for n in names if n not in (settings.label, settings.group)]
-        self.raw_spec = _feature_spec(schema, self.model_inputs)
-        self.defaults = {n: s.default_value[0] for n, s in self.raw_spec.items()}
+            self.raw_spec = _feature_spec(schema, self.model_inputs)
+            self.kinds = {}
+            return
+        try:
+            self.model_inputs = run_columns.resolve_features(
+                names, settings.label, settings.group, settings.features,
+                settings.exclude_features)
+        except KeyError as error:
+            raise ValueError(f"feature '{error.args[0]}' is not in the schema "
+                             f"(features: {', '.join(names)})") from None
+        self.kinds = tabular_inputs.kinds_of(schema, self.model_inputs, settings.features)
+        self.raw_spec = tabular_inputs.feature_spec(schema, self.model_inputs)
 
     def model_features(self, batch):
         if self.settings.input == "image":
             return tf.cast(batch["image"], tf.float32)
-        return {n: _dense(batch[n], self.defaults[n]) for n in self.model_inputs}
+        return tabular_inputs.encode(batch, self.kinds)
 
     def split(self, batch):
         labels = tf.cast(tf.reshape(_dense(batch[self.settings.label], 0), [-1]), tf.float32)
@@ -164,6 +178,36 @@ def _train_batches(factory, files, schema, inputs: _Inputs, settings: Settings):
             inputs.split, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
 
+DATA_RECORD = "data_record.json"
+
+
+def _write_data_record(fn_args, kinds, features, labels, groups) -> None:
+    """What the model was trained on, for the report: its features, their
+    single-feature AUCs (the leakage guard) and the train examples per group."""
+    scores = leakage.scores(features, kinds, labels)
+    flagged = leakage.flagged(scores)
+    for item in flagged:
+        logging.warning("Leakage guard: feature '%s' predicts the label almost "
+                        "perfectly on its own (%s %.4f >= %.2f); check that it is "
+                        "known before the label is", item["feature"],
+                        item["statistic"], item["value"], item["threshold"])
+    names, counts = np.unique(groups, return_counts=True)
+    record = {
+        "features": dict(kinds),
+        "leakage": {"statistic": leakage.STATISTIC, "threshold": leakage.THRESHOLD,
+                    "scores": scores, "flagged": flagged},
+        "train_group_counts": {
+            (n.decode() if isinstance(n, bytes) else str(n.item() if hasattr(n, "item")
+                                                          else n)): int(c)
+            for n, c in zip(names, counts)},
+        "train_examples": int(len(labels)),
+    }
+    path = os.path.join(os.path.dirname(fn_args.serving_model_dir.rstrip("/")),
+                        DATA_RECORD)
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump(record, f, indent=2)
+
+
 def run_fn(fn_args) -> None:
     settings = Settings.from_custom_config(fn_args.custom_config)
     tf.keras.utils.set_random_seed(settings.seed)
@@ -181,10 +225,11 @@ def run_fn(fn_args) -> None:
     if settings.input == "image":
         model = models.image_classifier(settings.model, settings.image_size)
     else:
-        sample_features, _, _ = _load_split(factory, fn_args.train_files, schema,
-                                            inputs, 1024)
-        model = models.tabular_classifier(
-            {n: s.dtype for n, s in inputs.raw_spec.items()}, sample_features)
+        sample_features, sample_labels, sample_groups = _load_split(
+            factory, fn_args.train_files, schema, inputs, 1024)
+        model = models.tabular_classifier(inputs.kinds, sample_features)
+        _write_data_record(fn_args, inputs.kinds, sample_features, sample_labels,
+                           sample_groups)
 
     if settings.jit_compile and settings.input != "image":
         logging.info("jit_compile is off for tabular inputs (string lookups)")

@@ -34,12 +34,21 @@ def _num_nan(feature: FeatureStats) -> int:
     return max((h.num_nan for h in feature.num_stats.histograms), default=0)
 
 
+# Anomalies that data.unseen_category_tolerance can relax.
+UNSEEN_VALUES = ("ENUM_TYPE_UNEXPECTED_STRING_VALUES", "ENUM_TYPE_UNEXPECTED_INT_VALUES")
+UNSEEN_HINT = (" (categorical values never seen in training; data.unseen_category_"
+               "tolerance allows a share of them, e.g. 0.02)")
+
+
 def anomaly_problems(split: str, anomalies: anomalies_pb2.Anomalies) -> List[str]:
     problems = []
     for feature, info in sorted(anomalies.anomaly_info.items()):
+        types = [anomalies_pb2.AnomalyInfo.Type.Name(r.type) for r in info.reason]
         reasons = "; ".join(
-            f"{anomalies_pb2.AnomalyInfo.Type.Name(r.type)}: {r.description}"
-            for r in info.reason) or info.description
+            f"{kind}: {r.description}" for kind, r in zip(types, info.reason)
+        ) or info.description
+        if any(kind in UNSEEN_VALUES for kind in types):
+            reasons += UNSEEN_HINT
         problems.append(f"split '{split}': feature '{feature}': {reasons}")
     if anomalies.HasField("dataset_anomaly_info"):
         info = anomalies.dataset_anomaly_info
@@ -72,11 +81,13 @@ def role_problems(split: str, stats: statistics_pb2.DatasetFeatureStatistics,
         if label.type != statistics_pb2.FeatureNameStatistics.INT:
             problems.append(
                 f"{where}: label feature '{label_key}' must be integer 0/1, got type "
-                f"{statistics_pb2.FeatureNameStatistics.Type.Name(label.type)}")
+                f"{statistics_pb2.FeatureNameStatistics.Type.Name(label.type)} "
+                "(data.label_positive maps other label values to 0/1)")
         elif label.num_stats.min < 0 or label.num_stats.max > 1:
             problems.append(
                 f"{where}: label feature '{label_key}' has values outside {{0, 1}} "
-                f"(min {label.num_stats.min:g}, max {label.num_stats.max:g})")
+                f"(min {label.num_stats.min:g}, max {label.num_stats.max:g}; "
+                "data.label_positive maps other label values to 0/1)")
         elif is_train and label.num_stats.min == label.num_stats.max:
             problems.append(f"{where}: label feature '{label_key}' has a single value "
                             f"({label.num_stats.min:g}): nothing to learn")

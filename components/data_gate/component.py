@@ -17,6 +17,10 @@ class DataValidationGateSpec(ComponentSpec):
         "label_key": ExecutionParameter(type=str),
         "group_key": ExecutionParameter(type=str),
         "feature_bounds": ExecutionParameter(type=str, optional=True),
+        # JSON {features: {name: kind|null}, exclude_features: [...],
+        # condition_keys: [...], unseen_category_tolerance: x}: a tabular run,
+        # validated on its own columns (run_schema.py). Empty: every column.
+        "run_columns": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         "statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics),
@@ -38,6 +42,9 @@ class DataValidationGate(base_component.BaseComponent):
         outputs.
       label_key, group_key: the label and group feature names.
       feature_bounds: optional {feature: (low, high)} for numeric features.
+      run_columns: optional, for tabular runs: the columns the run uses (see
+        run_schema.py); only they are validated, and `validated_schema` holds
+        only them.
     """
 
     SPEC_CLASS = DataValidationGateSpec
@@ -45,10 +52,12 @@ class DataValidationGate(base_component.BaseComponent):
 
     def __init__(self, statistics: types.BaseChannel, schema: types.BaseChannel,
                  anomalies: types.BaseChannel, label_key: str, group_key: str,
-                 feature_bounds: Optional[Mapping[str, Sequence[float]]] = None):
+                 feature_bounds: Optional[Mapping[str, Sequence[float]]] = None,
+                 run_columns: Optional[Mapping[str, object]] = None):
         super().__init__(spec=DataValidationGateSpec(
             statistics=statistics, schema=schema, anomalies=anomalies,
             label_key=label_key, group_key=group_key,
             feature_bounds=json.dumps(
                 {k: list(v) for k, v in sorted((feature_bounds or {}).items())}),
+            run_columns=json.dumps(run_columns, sort_keys=True) if run_columns else "",
             validated_schema=types.Channel(type=standard_artifacts.Schema)))

@@ -7,13 +7,15 @@ import os
 from typing import Any, Dict, List
 
 import tensorflow as tf
+import tensorflow_data_validation as tfdv
 from tensorflow_data_validation.utils import anomalies_util, stats_util
+from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from components.data_gate import checks
+from components.data_gate import checks, run_schema
 
 
 class DataValidationError(ValueError):
@@ -42,6 +44,29 @@ class Executor(base_executor.BaseExecutor):
             artifact_utils.get_single_instance(input_dict["anomalies"]),
             "SchemaDiff.pb", anomalies_util.load_anomalies_binary)
         bounds = json.loads(exec_properties.get("feature_bounds") or "{}")
+        source = io_utils.get_only_uri_in_dir(
+            artifact_utils.get_single_uri(input_dict["schema"]))
+        schema = io_utils.parse_pbtxt_file(source, schema_pb2.Schema())
+        columns = json.loads(exec_properties.get("run_columns") or "{}")
+        if columns:
+            # A tabular run: validate its own columns against its own schema
+            # (ExampleValidator's anomalies cover every column, strictly).
+            try:
+                schema, features = run_schema.restrict(
+                    schema, exec_properties["label_key"], exec_properties["group_key"],
+                    columns.get("features") or {}, columns.get("exclude_features") or [],
+                    columns.get("condition_keys") or [],
+                    float(columns.get("unseen_category_tolerance") or 0.0),
+                    relax_presence=not columns.get("curated_schema"))
+            except run_schema.UnknownColumnError as error:
+                raise DataValidationError(f"Data validation failed: {error}") from None
+            statistics = {split: run_schema.restrict_statistics(stats, schema)
+                          for split, stats in statistics.items()}
+            anomalies = {split: tfdv.validate_statistics(
+                statistics_pb2.DatasetFeatureStatisticsList(datasets=[stats]), schema)
+                for split, stats in statistics.items()}
+            logging.info("DataValidationGate: the model's features are %s",
+                         ", ".join(features))
         problems = checks.find_problems(
             statistics, anomalies,
             label_key=exec_properties["label_key"],
@@ -56,8 +81,6 @@ class Executor(base_executor.BaseExecutor):
                      exec_properties["group_key"])
         # The validated schema is the gate's output: what trains on it depends on
         # the gate, so nothing trains on data that did not pass.
-        source = io_utils.get_only_uri_in_dir(
-            artifact_utils.get_single_uri(input_dict["schema"]))
         target = os.path.join(
             artifact_utils.get_single_uri(output_dict["validated_schema"]), "schema.pbtxt")
-        io_utils.copy_file(source, target, overwrite=True)
+        io_utils.write_pbtxt_file(target, schema)

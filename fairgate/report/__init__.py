@@ -11,7 +11,7 @@ import time
 from typing import Any, Dict, List, Optional
 
 from fairgate.config import is_uri
-from fairgate.report import collect, html, plots
+from fairgate.report import collect, data_facts, html, plots
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
@@ -65,6 +65,11 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
         "checks": check_list,
         "models": models,
         "training": training,
+        # Features used, leakage guard, small groups (test counts of every value
+        # of the group column).
+        **data_facts.section(model_uri, collect.group_sizes(
+            evaluation, group, [s.split("=", 1)[1] for s in evaluation.group_slices(group)],
+            evaluation.candidate_name), check_list),
         "evaluation_uri": evaluation_uri,
         "figures": {},
     }

@@ -129,5 +129,7 @@ def render(report: Dict[str, Any]) -> str:
                      f"{html.escape('; '.join(training.get('constraints', [])) or 'none')}."
                      f" Chosen snapshot: step {training.get('chosen_step')} of "
                      f"{len(training.get('candidates', []))} candidates.</p>")
+    from fairgate.report import data_facts
+    parts.append(data_facts.render_html(report))
     parts.append("</body></html>")
     return "\n".join(parts)

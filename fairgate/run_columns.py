@@ -1,0 +1,86 @@
+"""Which columns a tabular run uses, and how label and group values are read.
+
+Pure functions shared by preflight (which reads the CSV files), the CSV
+ExampleGen (which writes mapped labels and merged groups), the data gate (which
+validates only the run's columns) and the Trainer (which feeds only the features
+to the model). No TensorFlow here.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+
+
+class LabelValueError(ValueError):
+    """A label cell matches neither data.label_positive nor data.label_negative."""
+
+
+def resolve_features(columns: Sequence[str], label: str, group: str,
+                     kinds: Mapping[str, Optional[str]],
+                     exclude: Iterable[str] = ()) -> List[str]:
+    """The model's input columns: data.features as listed, or every column but
+    label, group and the excluded ones. Unknown names raise KeyError(name)."""
+    present = list(columns)
+    for name in list(kinds) + list(exclude):
+        if name not in present:
+            raise KeyError(name)
+    if kinds:
+        return list(kinds)
+    excluded = set(exclude) | {label, group}
+    return [c for c in present if c not in excluded]
+
+
+def condition_columns(eval_config) -> List[str]:
+    """Columns the gates read besides label and group (ConditionalRateGap's
+    condition_key), from a rendered tfma.EvalConfig."""
+    found = []
+    for spec in eval_config.metrics_specs:
+        for metric in spec.metrics:
+            if not metric.config:
+                continue
+            try:
+                settings = json.loads(metric.config)
+            except ValueError:
+                continue
+            key = settings.get("condition_key") if isinstance(settings, dict) else None
+            if key and key not in found:
+                found.append(key)
+    return found
+
+
+def as_text(value: Any) -> str:
+    """One spelling for a cell or config value: bytes decoded, whole floats
+    without ".0" (config values may arrive as floats, e.g. through a proto
+    Struct), surrounding blanks dropped."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def same_value(cell: Any, value: Any) -> bool:
+    """A CSV cell (text) or a decoded value equals a config value (int or str)."""
+    return as_text(cell) == as_text(value)
+
+
+def mapped_label(cell: Any, positive: Any, negative: Any = None) -> int:
+    """1 for data.label_positive; 0 for label_negative, or for anything else when
+    no negative value is named. Raises LabelValueError otherwise."""
+    if same_value(cell, positive):
+        return 1
+    if negative is None or same_value(cell, negative):
+        return 0
+    raise LabelValueError(f"label value {cell!r} is neither the positive value "
+                          f"{positive!r} nor the negative value {negative!r}")
+
+
+def merge_lookup(group_merge: Mapping[str, Sequence[Any]]) -> Dict[str, str]:
+    """{original value (as text): merged name} from data.group_merge."""
+    return {as_text(value): str(name) for name, values in group_merge.items()
+            for value in values}
+
+
+def merged_group(cell: Any, lookup: Mapping[str, str]) -> str:
+    text = as_text(cell)
+    return lookup.get(text, text)
