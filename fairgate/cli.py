@@ -61,6 +61,11 @@ def _setup_logging(log_file: str) -> None:
     import absl.logging
     absl.logging.get_absl_handler().setLevel(logging.CRITICAL)  # no duplicate output
     absl.logging.use_python_logging(quiet=True)
+    # absl's verbosity defaults to WARNING; INFO passed only because the 'absl'
+    # logger's own level was unset. Code that saves and restores the verbosity
+    # (TensorFlow's SavedModel export does) then pins it at WARNING, and every
+    # component's "is running / finished" line vanished after the first Trainer.
+    absl.logging.set_verbosity(absl.logging.INFO)
     # TensorFlow's Python logger prints to stderr itself; send it to the log file.
     import tensorflow as tf
     tf_logger = tf.get_logger()

@@ -88,6 +88,11 @@ def test_run_killed_during_training_resumes_and_pushes_once(workdir):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "VERDICT: BLESSED, pushed" in resumed.stdout
     assert len(_versions(workdir)) == 1
+    # Every component from the Trainer on reports in the terminal (a SavedModel
+    # export used to silence absl's INFO lines for the rest of the run).
+    for component in ("Trainer", "ServingModel", "Evaluator", "GatedPusher",
+                      "FairnessReportGen"):
+        assert f"Component {component} is finished" in resumed.stderr, component
     # Ingestion and validation finished before the kill: the re-run reused them.
     after = outputs(config)
     for component in ("CsvExampleGen", "StatisticsGen", "DataValidationGate"):
