@@ -21,7 +21,7 @@ import csv
 import fnmatch
 import os
 import re
-from typing import Any, Dict, List, Sequence
+from typing import Dict, List, Sequence
 
 from fairgate import run_columns
 from fairgate.config import Config, feature_kinds

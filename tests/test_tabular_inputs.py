@@ -2,7 +2,6 @@
 config keys, preflight checks of CSV content, the CSV ExampleGen's mapping, the
 data gate's run schema (TFDV), the model's handling of empty cells and unseen
 categories in serving, and the leakage guard."""
-import os
 
 import numpy as np
 import pandas as pd

@@ -61,6 +61,12 @@ def _string(value: str) -> mlmd.Value:
     return mlmd.Value(string_value=value)
 
 
+def _event(kind: int, key: str) -> mlmd.Event:
+    """An INPUT or OUTPUT event whose path is the input or output name."""
+    return mlmd.Event(type=kind, path=mlmd.Event.Path(
+        steps=[mlmd.Event.Path.Step(key=key)]))
+
+
 def _from_mlmd(value: mlmd.Value) -> Any:
     kind = value.WhichOneof("value")
     if kind == "string_value":
@@ -91,20 +97,24 @@ class Store:
             self._types[(kind, name)] = put[0](put[1](name=name))
         return self._types[(kind, name)]
 
-    def _context(self, type_name: str, name: str, properties: Dict[str, Any]) -> int:
+    def _context(self, type_name: str, name: str,
+                 properties: Dict[str, str]) -> mlmd.Context:
         found = self.store.get_context_by_type_and_name(type_name, name)
         if found is not None:
-            return found.id
+            return found
         context = mlmd.Context(type_id=self._type_id("context", type_name), name=name)
         for key, value in properties.items():
             context.custom_properties[key].CopyFrom(_string(value))
-        return self.store.put_contexts([context])[0]
+        context.id = self.store.put_contexts([context])[0]
+        return context
 
-    def run_contexts(self, pipeline_name: str, run_id: str, pipeline_root: str) -> List[int]:
+    def run_contexts(self, pipeline_name: str, run_id: str,
+                     pipeline_root: str) -> List[mlmd.Context]:
+        """The run's contexts, to attribute every execution and artifact to."""
         return [self._context(PIPELINE_CONTEXT, pipeline_name, {}),
                 self._context(RUN_CONTEXT, run_id, {"pipeline_root": pipeline_root})]
 
-    def start_execution(self, contexts: List[int], task: str,
+    def start_execution(self, contexts: List[mlmd.Context], task: str,
                         parameters: Dict[str, Any], fingerprint: str,
                         inputs: Dict[str, List[int]],
                         parent_dag_id: Optional[int] = None,
@@ -118,18 +128,16 @@ class Store:
         props["cache_fingerprint"].CopyFrom(_string(fingerprint))
         if parent_dag_id is not None:
             props["parent_dag_id"].int_value = parent_dag_id
-        events = [(mlmd.Artifact(id=artifact_id),
-                   mlmd.Event(type=mlmd.Event.INPUT, path=mlmd.Event.Path(
-                       steps=[mlmd.Event.Path.Step(key=key)])))
-                  for key, ids in inputs.items() for artifact_id in ids]
-        for artifact, _ in events:
-            artifact.CopyFrom(self.store.get_artifacts_by_id([artifact.id])[0])
-        execution_id, _, _ = self.store.put_execution(
-            execution, events, self.store.get_contexts_by_id(contexts))
+        keyed = [(key, artifact_id) for key, ids in inputs.items() for artifact_id in ids]
+        found = {a.id: a for a in self.store.get_artifacts_by_id(
+            [artifact_id for _, artifact_id in keyed])} if keyed else {}
+        events = [(found[artifact_id], _event(mlmd.Event.INPUT, key))
+                  for key, artifact_id in keyed]
+        execution_id, _, _ = self.store.put_execution(execution, events, contexts)
         execution.id = execution_id
         return execution
 
-    def publish(self, execution: mlmd.Execution, contexts: List[int],
+    def publish(self, execution: mlmd.Execution, contexts: List[mlmd.Context],
                 state: int, output_parameters: Optional[Dict[str, Any]] = None,
                 output_artifacts: Optional[Dict[str, Dict[str, Any]]] = None,
                 cached_execution_id: Optional[int] = None) -> Dict[str, int]:
@@ -153,11 +161,8 @@ class Store:
                 metadata = {"display_name": key, **artifact.get("metadata", {})}
                 for name, value in metadata.items():
                     record.custom_properties[name].CopyFrom(_metadata_value(value))
-            pairs.append((record, mlmd.Event(
-                type=mlmd.Event.OUTPUT,
-                path=mlmd.Event.Path(steps=[mlmd.Event.Path.Step(key=key)]))))
-        _, ids, _ = self.store.put_execution(
-            execution, pairs, self.store.get_contexts_by_id(contexts))
+            pairs.append((record, _event(mlmd.Event.OUTPUT, key)))
+        _, ids, _ = self.store.put_execution(execution, pairs, contexts)
         return {key: artifact_id for key, artifact_id in
                 zip((output_artifacts or {}).keys(), ids)}
 
