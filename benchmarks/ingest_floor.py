@@ -1,0 +1,69 @@
+"""The ingestion floor: batched tf.data decode and resize of every JPEG of a dataset.
+
+What no pipeline over these images can beat on this machine: read every TFDS
+shard of every split, decode each JPEG and resize it to the model's size with
+`fairgate.images` (the ExampleGen's own preprocessing), in parallel and batched,
+and throw the pixels away. Nothing is written. Prints JSON.
+
+  .venv/bin/python benchmarks/ingest_floor.py --data-dir DIR --num-examples 202599
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, HERE)
+
+
+def floor_seconds(folder: str, image_size: int = 28, batch: int = 256) -> dict:
+    """{seconds, images} for decoding and resizing every image under `folder`
+    (a prepared TFDS dataset folder)."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+    from fairgate.images import to_model_pixels
+
+    builder = tfds.builder_from_directory(folder)
+    features = builder.info.features
+    shards = [str(p) for split in builder.info.splits.values() for p in split.filepaths]
+
+    def decode(serialized):
+        return features.deserialize_example(serialized)["image"]
+
+    dataset = (tf.data.TFRecordDataset(shards, num_parallel_reads=tf.data.AUTOTUNE)
+               .map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+               .batch(batch)
+               .map(lambda images: to_model_pixels(images, image_size),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+               .prefetch(2))
+    start, images = time.time(), 0
+    for pixels in dataset:
+        images += int(pixels.shape[0])
+    return {"seconds": round(time.time() - start, 1), "images": images}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", required=True, help="TFDS data_dir")
+    parser.add_argument("--num-examples", type=int, required=True,
+                        help="the embedded dataset's size (its config name)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--image-size", type=int, default=28)
+    args = parser.parse_args(argv)
+    from fairgate import celeba_layout, embedded_celeba
+    folder = celeba_layout.dataset_dir(
+        args.data_dir, f"{embedded_celeba.NAME}/n{args.num_examples}_seed{args.seed}")
+    print(json.dumps({"benchmark": "ingest_floor", "folder": folder,
+                      **floor_seconds(folder, args.image_size)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
