@@ -77,3 +77,35 @@ def test_calibration_keeps_every_decision_and_lowers_log_loss(tmp_path):
     # 1e-3 puts many probabilities within float32 rounding of 0.5
     probabilities = serve(examples=_serialized(rows))["probabilities"].numpy().reshape(-1)
     np.testing.assert_array_equal(probabilities > 0.5, raw > 0)
+
+
+def test_image_bytes_signature_takes_the_group_as_a_second_input(tmp_path):
+    from fairgate.images import to_model_pixels
+    size, count = 8, 24
+    rng = np.random.default_rng(5)
+    images = rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8)
+    young = rng.integers(0, 3, count)  # 2: a group unseen in training
+    tf.keras.utils.set_random_seed(1)
+    model = models.image_classifier("mlp", size)
+    head = ServingHead(scale=0.7, thresholds={0: -0.05, 1: 0.05}, group_key="Young",
+                       group_dtype=tf.int64)
+    flat = size * size * 3
+    path = os.path.join(str(tmp_path), "image_model")
+    export.save(model, path, {"image": tf.io.FixedLenFeature([flat], tf.float32)},
+                lambda parsed: parsed["image"], image_size=size, head=head)
+    loaded = tf.saved_model.load(path)
+    pngs = [tf.io.encode_png(image).numpy() for image in images]
+    by_bytes = loaded.signatures["serving_image_bytes"](
+        image_bytes=tf.constant(pngs), group=tf.constant(young, tf.int64))
+    pixels = to_model_pixels(images, size).numpy().reshape(count, flat)
+    examples = [tf.train.Example(features=tf.train.Features(feature={
+        "image": tf.train.Feature(float_list=tf.train.FloatList(value=row)),
+        "Young": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(g)]))})
+    ).SerializeToString() for row, g in zip(pixels, young)]
+    by_example = loaded.signatures["serving_default"](examples=tf.constant(examples))
+    np.testing.assert_allclose(by_bytes["probabilities"].numpy(),
+                               by_example["probabilities"].numpy(), atol=1e-5)
+    raw = model(pixels).numpy().reshape(-1)
+    np.testing.assert_array_equal(
+        by_example["probabilities"].numpy().reshape(-1) > 0.5,
+        group_thresholds.decide(head.thresholds, raw, young))
