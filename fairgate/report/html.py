@@ -131,6 +131,12 @@ def render(report: Dict[str, Any]) -> str:
                      f"{html.escape('; '.join(training.get('constraints', [])) or 'none')}."
                      f" Chosen snapshot: step {training.get('chosen_step')} of "
                      f"{len(training.get('candidates', []))} candidates.</p>")
+        if training.get("mode") == "group_thresholds":
+            parts.append("<p>Mode group_thresholds: the snapshots are the "
+                         "unconstrained model's, measured at the single threshold 0 "
+                         "(the chosen one is the best by objective); the group "
+                         "thresholds above are chosen afterwards and meet the "
+                         "constraints.</p>")
     from fairgate.report import data_facts
     parts.append(data_facts.render_html(report))
     parts.append("</body></html>")
