@@ -149,8 +149,9 @@ def _calibration_html(report: Dict[str, Any]) -> str:
              "on the evaluated split (figure <i>calibration.png</i>): per score bin, "
              "the mean predicted probability against the observed positive rate, with "
              "the examples per bin. Scores are calibrated on the eval split by a "
-             "scale-only sigmoid <code>p = sigmoid(a &middot; margin)</code>, a &gt; 0, "
-             "which never moves a decision at 0.5.</p>"]
+             "scale-only sigmoid <code>p = sigmoid(a &middot; margin)</code>, a &gt; 0 "
+             "(margin: the logit, minus the group's threshold in mode "
+             "group_thresholds), which never moves a decision at 0.5.</p>"]
     if fit:
         parts.append(
             "<table id='calibration-fit'><tr><th>model</th><th>scale a</th>"

@@ -112,7 +112,7 @@ def reliability_curves(models: Dict[str, List[Dict[str, Any]]],
     if not models:
         return None
     fig, axes = plt.subplots(1, len(models), squeeze=False,
-                             figsize=(4.4 * len(models), 4.2))
+                             figsize=(4.4 * len(models), 4.6))
     for ax, (label, bins) in zip(axes[0], models.items()):
         centres = [(b["lower"] + b["upper"]) / 2 for b in bins]
         widths = [max(b["upper"] - b["lower"], 0.02) * 0.9 for b in bins]
@@ -135,7 +135,8 @@ def reliability_curves(models: Dict[str, List[Dict[str, Any]]],
         ax.set_ylabel("observed positive rate")
         ax.set_title(f"Calibration: {label}", fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower right", fontsize="small")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2,
+                  fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
