@@ -73,7 +73,7 @@ class DataConfig:
     unseen_category_tolerance: float = 0.0
 
 
-TRAINER_MODES = ("tfco", "none", "correlation")
+TRAINER_MODES = ("tfco", "none", "correlation", "group_thresholds")
 
 
 def _tutorial_constraints():
@@ -84,7 +84,9 @@ def _tutorial_constraints():
 @dataclasses.dataclass
 class TrainerConfig:
     # tfco: TFCO rate constraints; correlation: Beutel et al.'s absolute-correlation
-    # regulariser; none: unconstrained.
+    # regulariser; none: unconstrained; group_thresholds: the unconstrained model
+    # plus one decision threshold per group chosen on eval under the constraints
+    # (needs the group at serving time: explicit disparate treatment).
     mode: str = "tfco"
     # Objective and constraints (see trainer_module/constraints.py). The default is
     # the TFCO CelebA tutorial's: FPR on Young=0 <= 5%.

@@ -83,8 +83,11 @@ def test_splits_must_be_train_eval_test(tmp_path):
 
 
 def test_trainer_section_is_checked(tmp_path):
-    with pytest.raises(ConfigError, match="'trainer.mode'.*must be one of tfco, none, correlation"):
+    with pytest.raises(ConfigError, match="'trainer.mode'.*must be one of tfco, none, "
+                       "correlation, group_thresholds"):
         config_lib.load(_write(tmp_path, "trainer:\n  mode: adversarial\n"))
+    post = config_lib.load(_write(tmp_path, "trainer:\n  mode: group_thresholds\n"))
+    assert post.trainer.mode == "group_thresholds"
     with pytest.raises(ConfigError, match=r"constraints\[0\]\.rate: unknown rate 'fpr'"):
         config_lib.load(_write(tmp_path, "trainer:\n  constraints:\n    constraints:\n"
                                           "      - {rate: fpr, group: 0, upper_bound: 0.1}\n"))

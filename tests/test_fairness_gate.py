@@ -149,6 +149,9 @@ def test_a_rerun_does_not_push_the_same_model_again(workspace, first):
     assert not again["new_push"]
     assert again["verdict"]["pushed_model_path"] == first["verdict"]["pushed_model_path"]
     assert again["baseline_model"]  # the first blessing is now the baseline
+    for label in ("candidate", "baseline"):  # a reliability curve for each model
+        assert sum(b["examples"] for b in again["models"][label]["calibration"]) == \
+            again["models"][label]["rates"]["Overall"]["0.50"]["examples"], label
     assert len(workspace.versions()) == 1
 
 

@@ -19,11 +19,14 @@ from tfx.utils import io_utils
 from tfx_bsl.public import tfxio
 
 from fairgate import leakage, run_columns
-from trainer_module import (constraints, export, models, regularizers, selection,
-                            tabular_inputs, training)
+from trainer_module import (calibration, constraints, export, group_thresholds,
+                            models, regularizers, selection, tabular_inputs, training)
+from trainer_module.serving_head import ServingHead
 from trainer_module.tfco_compat import BatchSlot, ConstrainedStep
 
-MODES = ("tfco", "none", "correlation")
+# group_thresholds: the unconstrained model (trained as `none`) plus one decision
+# threshold per group chosen on eval under the constraints (post-processing).
+MODES = ("tfco", "none", "correlation", "group_thresholds")
 
 
 @dataclasses.dataclass
@@ -33,7 +36,7 @@ class Settings:
     input: str = "image"  # image | tabular
     model: str = "mlp"  # image models: mlp | cnn
     image_size: int = 28
-    mode: str = "tfco"  # tfco | none (unconstrained baseline) | correlation
+    mode: str = "tfco"  # tfco | none (unconstrained baseline) | correlation | group_thresholds
     constraints: Dict[str, Any] = dataclasses.field(default_factory=lambda: {
         "constraints": [{"rate": "false_positive_rate", "group": 0, "upper_bound": 0.05}]})
     correlation_weight: float = 1.0
@@ -208,6 +211,64 @@ def _write_data_record(fn_args, kinds, features, labels, groups) -> None:
         json.dump(record, f, indent=2)
 
 
+GROUP_THRESHOLDS_RECORD = "group_thresholds.json"
+
+
+def _record_dir(fn_args) -> str:
+    """Where candidates.json and the other records go: beside the SavedModel."""
+    return os.path.dirname(fn_args.serving_model_dir.rstrip("/"))
+
+
+def _group_dtype(schema: schema_pb2.Schema, group: str):
+    for feature in schema.feature:
+        if feature.name == group:
+            return tf.string if feature.type == schema_pb2.BYTES else tf.int64
+    raise ValueError(f"group feature '{group}' is not in the schema")
+
+
+def _post_process(settings: Settings, spec, model, eval_features, eval_labels,
+                  eval_groups, schema, record_dir: str) -> ServingHead:
+    """The serving head of the chosen snapshot: per-group thresholds (mode
+    group_thresholds) and the calibration scale, both fitted on the eval split
+    and recorded beside the model."""
+    logits = model.predict(eval_features, batch_size=1024, verbose=0).reshape(-1)
+    head = ServingHead(group_key=settings.group,
+                       group_dtype=_group_dtype(schema, settings.group))
+    margins = logits.astype(np.float32)
+    if settings.mode == "group_thresholds":
+        level = settings.selection_level or None
+        thresholds = group_thresholds.choose(spec, logits, eval_labels, eval_groups,
+                                             level=level)
+        head.thresholds = thresholds
+        margins = logits - group_thresholds.per_example(thresholds, eval_groups)
+        objective, violations = constraints.measure(spec, margins, eval_labels,
+                                                    eval_groups, level=level)
+        logging.info("Group thresholds (logit space, chosen on eval): %s; eval "
+                     "objective %.4f, max violation %.4f; a group without one "
+                     "(unseen in training) uses %.1f", thresholds, objective,
+                     max(violations, default=0.0), head.default_threshold)
+        with tf.io.gfile.GFile(os.path.join(record_dir, GROUP_THRESHOLDS_RECORD),
+                               "w") as f:
+            json.dump({
+                "group": settings.group,
+                "thresholds": [{"group": g, "threshold": t}
+                               for g, t in thresholds.items()],
+                "default_threshold": head.default_threshold,
+                "decision": "positive when logit > the group's threshold",
+                "constraints": constraints.describe(spec),
+                "objective": spec.objective, "selection_level": level,
+                "eval": {"objective": objective, "violations": violations,
+                         "examples": int(len(eval_labels))},
+            }, f, indent=2)
+    head.scale = calibration.fit_scale(margins, eval_labels)
+    content = calibration.record(margins, eval_labels, head.scale)
+    calibration.write(os.path.join(record_dir, calibration.RECORD), content)
+    logging.info("Calibration on eval: scale %.4f; log-loss %.4f -> %.4f, ECE %.4f "
+                 "-> %.4f", head.scale, content["log_loss_before"],
+                 content["log_loss_after"], content["ece_before"], content["ece_after"])
+    return head
+
+
 def run_fn(fn_args) -> None:
     settings = Settings.from_custom_config(fn_args.custom_config)
     tf.keras.utils.set_random_seed(settings.seed)
@@ -269,9 +330,12 @@ def run_fn(fn_args) -> None:
                  "violation %.4f", chosen, len(candidates), candidates[chosen].step,
                  candidates[chosen].objective, candidates[chosen].max_violation)
 
+    head = _post_process(settings, spec, model, eval_features, eval_labels,
+                         eval_groups, schema, _record_dir(fn_args))
     export.save(model, fn_args.serving_model_dir, inputs.raw_spec,
                 inputs.model_features,
-                image_size=settings.image_size if settings.input == "image" else 0)
+                image_size=settings.image_size if settings.input == "image" else 0,
+                head=head)
     selection.write_record(
         os.path.join(os.path.dirname(fn_args.serving_model_dir.rstrip("/")),
                      "candidates.json"),

@@ -33,17 +33,22 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
     mode = (training or {}).get("mode", "unknown")
     models = {"candidate": {
         "description": f"the model the Evaluator judged (trainer mode: {mode})",
-        "rates": collect.group_rates(evaluation, group, evaluation.candidate_name)}}
+        "rates": collect.group_rates(evaluation, group, evaluation.candidate_name),
+        "calibration": collect.calibration_bins(evaluation, evaluation.candidate_name)}}
     if unconstrained_evaluation_uri:
         unconstrained = collect.Evaluation(unconstrained_evaluation_uri)
         models["unconstrained"] = {
             "description": "the same model trained without fairness constraints",
             "rates": collect.group_rates(unconstrained, group,
-                                         unconstrained.candidate_name)}
+                                         unconstrained.candidate_name),
+            "calibration": collect.calibration_bins(unconstrained,
+                                                    unconstrained.candidate_name)}
     if evaluation.baseline_name is not None:
         models["baseline"] = {
             "description": "the model in serving",
-            "rates": collect.group_rates(evaluation, group, evaluation.baseline_name)}
+            "rates": collect.group_rates(evaluation, group, evaluation.baseline_name),
+            "calibration": collect.calibration_bins(evaluation,
+                                                    evaluation.baseline_name)}
     reasons = collect.reasons(check_list, sizes, group,
                               models["candidate"]["rates"])
     if not blessed and not reasons:
@@ -65,6 +70,13 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
         "checks": check_list,
         "models": models,
         "training": training,
+        # mode group_thresholds: the per-group thresholds (logit space) chosen on
+        # eval; None in the other modes.
+        "group_thresholds": collect.group_thresholds(model_uri) if model_uri else None,
+        # The candidate's calibration (scale fitted on eval, log-loss and ECE
+        # before / after); each model's reliability curve on the evaluated split is
+        # models.<label>.calibration.
+        "calibration_fit": collect.calibration_fit(model_uri) if model_uri else None,
         # Features used, leakage guard, small groups (test counts of every value
         # of the group column).
         **data_facts.section(model_uri, collect.group_sizes(
@@ -87,6 +99,11 @@ def write(report: Dict[str, Any], out_dir: str) -> Dict[str, Any]:
                                  os.path.join(out_dir, "group_rates.png"))
     if bars:
         figures["group_rates"] = bars
+    reliability = plots.reliability_curves(
+        {label: model.get("calibration") or [] for label, model in
+         report["models"].items()}, os.path.join(out_dir, "calibration.png"))
+    if reliability:
+        figures["calibration"] = reliability
     if report.get("training"):
         curve = plots.training_violation(report["training"],
                                          os.path.join(out_dir, "training.png"))

@@ -371,3 +371,57 @@ def training_history(model_uri: str) -> Optional[Dict[str, Any]]:
         return None
     with tf.io.gfile.GFile(path) as f:
         return json.load(f)
+
+
+CALIBRATION_PLOT = "calibration_plot"
+
+
+def calibration_bins(evaluation: Evaluation, model_name: str,
+                     slice_: str = OVERALL) -> List[Dict[str, Any]]:
+    """The reliability curve of one model on the evaluated split, from TFMA's
+    CalibrationPlot (eval_configs/*.pbtxt): per score bin, its bounds, the
+    examples in it, the mean predicted probability and the observed positive
+    rate. Empty bins and TFMA's open-ended edge bins without examples are left
+    out; [] when the EvalConfig has no CalibrationPlot."""
+    bins = []
+    for per_slice in tfma.load_plots(evaluation.uri):
+        if slice_name(per_slice.slice_key) != slice_:
+            continue
+        for item in per_slice.plot_keys_and_values:
+            # TFMA 0.47 writes plot keys without their name: a calibration
+            # histogram is recognised by its value.
+            if item.key.model_name != model_name or \
+                    not item.value.HasField("calibration_histogram_buckets") or \
+                    item.key.name not in ("", CALIBRATION_PLOT):
+                continue
+            for bucket in item.value.calibration_histogram_buckets.buckets:
+                n = bucket.num_weighted_examples.value
+                if n <= 0:
+                    continue
+                bins.append({
+                    "lower": max(0.0, bucket.lower_threshold_inclusive),
+                    "upper": min(1.0, bucket.upper_threshold_exclusive),
+                    "examples": int(round(n)),
+                    "mean_prediction": bucket.total_weighted_refined_prediction.value / n,
+                    "positive_rate": bucket.total_weighted_label.value / n,
+                })
+    return bins
+
+
+def _model_record(model_uri: str, name: str) -> Optional[Dict[str, Any]]:
+    path = os.path.join(model_uri, name)
+    if not model_uri or not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def calibration_fit(model_uri: str) -> Optional[Dict[str, Any]]:
+    """The Trainer's calibration.json (scale fitted on eval, log-loss and ECE
+    before / after)."""
+    return _model_record(model_uri, "calibration.json")
+
+
+def group_thresholds(model_uri: str) -> Optional[Dict[str, Any]]:
+    """The Trainer's group_thresholds.json (mode group_thresholds only)."""
+    return _model_record(model_uri, "group_thresholds.json")

@@ -123,13 +123,67 @@ def render(report: Dict[str, Any]) -> str:
                     f"<td>{_interval(rates.get('false_negative_rate_interval'))}</td>"
                     "</tr>")
         parts.append("</table>")
+    parts.append(_calibration_html(report))
+    parts.append(_group_thresholds_html(report))
     training = report.get("training")
     if training:
         parts.append(f"<h2>Training</h2><p>Constraints: "
                      f"{html.escape('; '.join(training.get('constraints', [])) or 'none')}."
                      f" Chosen snapshot: step {training.get('chosen_step')} of "
                      f"{len(training.get('candidates', []))} candidates.</p>")
+        if training.get("mode") == "group_thresholds":
+            parts.append("<p>Mode group_thresholds: the snapshots are the "
+                         "unconstrained model's, measured at the single threshold 0 "
+                         "(the chosen one is the best by objective); the group "
+                         "thresholds above are chosen afterwards and meet the "
+                         "constraints.</p>")
     from fairgate.report import data_facts
     parts.append(data_facts.render_html(report))
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _calibration_html(report: Dict[str, Any]) -> str:
+    fit = report.get("calibration_fit")
+    parts = ["<h2 id='calibration'>Calibration</h2><p>Each model's reliability curve "
+             "on the evaluated split (figure <i>calibration.png</i>): per score bin, "
+             "the mean predicted probability against the observed positive rate, with "
+             "the examples per bin. Scores are calibrated on the eval split by a "
+             "scale-only sigmoid <code>p = sigmoid(a &middot; margin)</code>, a &gt; 0 "
+             "(margin: the logit, minus the group's threshold in mode "
+             "group_thresholds), which never moves a decision at 0.5.</p>"]
+    if fit:
+        parts.append(
+            "<table id='calibration-fit'><tr><th>model</th><th>scale a</th>"
+            "<th>eval examples</th><th>log-loss before</th><th>log-loss after</th>"
+            "<th>ECE before</th><th>ECE after</th></tr>"
+            f"<tr><td class='name'>candidate</td><td>{_fmt(fit.get('scale'))}</td>"
+            f"<td>{_fmt(fit.get('n'))}</td><td>{_fmt(fit.get('log_loss_before'))}</td>"
+            f"<td>{_fmt(fit.get('log_loss_after'))}</td>"
+            f"<td>{_fmt(fit.get('ece_before'))}</td><td>{_fmt(fit.get('ece_after'))}</td>"
+            "</tr></table>")
+    return "\n".join(parts)
+
+
+def _group_thresholds_html(report: Dict[str, Any]) -> str:
+    record = report.get("group_thresholds")
+    if not record:
+        return ""
+    rows = "".join(
+        f"<tr><td class='name'>{html.escape(str(record.get('group', '')))}="
+        f"{html.escape(str(item['group']))}</td><td>{item['threshold']:.4f}</td></tr>"
+        for item in record.get("thresholds", []))
+    level = record.get("selection_level")
+    judged = f"one-sided {level * 100:g}% bounds" if level else "point estimates"
+    return (
+        "<h2>Group thresholds</h2><p>Trainer mode <b>group_thresholds</b>: the "
+        "unconstrained model with one decision threshold per group (in logit space; "
+        "positive when the logit exceeds the group's threshold), chosen on the eval "
+        f"split to meet the constraints ({html.escape('; '.join(record.get('constraints', [])))}"
+        f", judged by {judged}) with the best {html.escape(record.get('objective', ''))}. "
+        "This treats the groups differently on purpose (explicit disparate "
+        "treatment), and the served model needs the group of every example. A group "
+        "without a threshold uses "
+        f"{record.get('default_threshold', 0.0):g}.</p>"
+        f"<table id='group-thresholds'><tr><th>group</th><th>threshold</th></tr>{rows}"
+        "</table>")

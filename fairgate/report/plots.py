@@ -96,3 +96,48 @@ def training_violation(history: Dict[str, Any], path: str) -> Optional[str]:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return os.path.basename(path)
+
+
+def reliability_curves(models: Dict[str, List[Dict[str, Any]]],
+                       path: str) -> Optional[str]:
+    """One panel per model: mean predicted probability vs observed positive rate
+    per score bin (TFMA's CalibrationPlot on the evaluated split), the diagonal
+    of perfect calibration, and the examples per bin as grey bars (right axis,
+    count written above each bar).
+
+    `models`: {model label: [{lower, upper, examples, mean_prediction,
+    positive_rate}]}; models without bins are left out.
+    """
+    models = {label: bins for label, bins in models.items() if bins}
+    if not models:
+        return None
+    fig, axes = plt.subplots(1, len(models), squeeze=False,
+                             figsize=(4.4 * len(models), 4.6))
+    for ax, (label, bins) in zip(axes[0], models.items()):
+        centres = [(b["lower"] + b["upper"]) / 2 for b in bins]
+        widths = [max(b["upper"] - b["lower"], 0.02) * 0.9 for b in bins]
+        counts = ax.twinx()
+        bars = counts.bar(centres, [b["examples"] for b in bins], widths,
+                          color="#cccccc", alpha=0.6, zorder=0)
+        for bar, b in zip(bars, bins):
+            counts.text(bar.get_x() + bar.get_width() / 2, bar.get_height(),
+                        str(b["examples"]), ha="center", va="bottom", fontsize=6)
+        counts.set_ylabel("examples per bin", fontsize=8)
+        ax.set_zorder(counts.get_zorder() + 1)
+        ax.patch.set_visible(False)
+        ax.plot([0, 1], [0, 1], color="black", linestyle=":", linewidth=1,
+                label="perfectly calibrated")
+        ax.plot([b["mean_prediction"] for b in bins], [b["positive_rate"] for b in bins],
+                marker="o", color=COLOURS.get(label, "#555555"), label=label)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("mean predicted probability")
+        ax.set_ylabel("observed positive rate")
+        ax.set_title(f"Calibration: {label}", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2,
+                  fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return os.path.basename(path)

@@ -1,0 +1,111 @@
+"""The exported SavedModel applies calibration and the group thresholds itself:
+real serialized tf.Examples through `serving_default`, decisions compared with
+the raw logits of the same model."""
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from trainer_module import calibration, export, group_thresholds, models, tabular_inputs
+from trainer_module.serving_head import ServingHead
+
+
+def _rows(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"x": rng.normal(0, 2, n).astype(np.float32),
+            "region": rng.choice(np.array(["north", "south", "east"]), n)}
+
+
+def _serialized(rows):
+    out = []
+    for x, region in zip(rows["x"], rows["region"]):
+        out.append(tf.train.Example(features=tf.train.Features(feature={
+            "x": tf.train.Feature(float_list=tf.train.FloatList(value=[x])),
+            "region": tf.train.Feature(bytes_list=tf.train.BytesList(
+                value=[region.encode()]))})).SerializeToString())
+    return tf.constant(out)
+
+
+def _export(tmp_path, head):
+    kinds = {"x": "numeric"}
+    rows = _rows()
+    tf.keras.utils.set_random_seed(0)  # the same weights on every call
+    model = models.tabular_classifier(kinds, {"x": rows["x"]})
+    spec = {"x": tf.io.FixedLenFeature([1], tf.float32, default_value=[0.0])}
+    path = os.path.join(str(tmp_path), "model")
+    export.save(model, path, spec, lambda parsed: tabular_inputs.encode(parsed, kinds),
+                head=head)
+    raw = model({"x": rows["x"].reshape(-1, 1)}).numpy().reshape(-1)
+    return tf.saved_model.load(path).signatures["serving_default"], rows, raw
+
+
+def test_group_thresholds_are_inside_the_exported_model(tmp_path):
+    # "east" has no threshold: the default 0.0 (unseen at training time)
+    thresholds = {"north": -0.3, "south": 0.25}
+    head = ServingHead(scale=2.5, thresholds=thresholds, group_key="region",
+                       group_dtype=tf.string)
+    serve, rows, raw = _export(tmp_path, head)
+    # one threshold sitting exactly on an example's logit: not positive
+    thresholds["north"] = head.thresholds["north"] = float(raw[rows["region"] == "north"][0])
+    serve, rows, raw = _export(tmp_path, head)
+    assert (raw == thresholds["north"]).any()
+    out = serve(examples=_serialized(rows))
+    served = out["probabilities"].numpy().reshape(-1) > 0.5
+    expected = group_thresholds.decide(thresholds, raw, rows["region"])
+    np.testing.assert_array_equal(served, expected)
+    np.testing.assert_array_equal(out["logits"].numpy().reshape(-1), raw)
+    assert expected[rows["region"] == "north"].mean() != \
+        (raw[rows["region"] == "north"] > 0).mean()  # the thresholds did something
+    margin = raw - group_thresholds.per_example(thresholds, rows["region"])
+    np.testing.assert_allclose(out["probabilities"].numpy().reshape(-1),
+                               1 / (1 + np.exp(-2.5 * margin)), atol=1e-6)
+
+
+def test_calibration_keeps_every_decision_and_lowers_log_loss(tmp_path):
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 3000)
+    true_logits = 1.5 * (2 * labels - 1) + rng.normal(0, 1.5, 3000)
+    overconfident = 6.0 * true_logits  # a hinge-trained model's scale is arbitrary
+    scale = calibration.fit_scale(overconfident, labels)
+    assert 0.1 < scale < 0.3  # near 1/6 times the data's own best scale
+    assert calibration.log_loss(overconfident, labels, scale) < \
+        calibration.log_loss(overconfident, labels, 1.0) - 0.1
+    record = calibration.record(overconfident, labels, scale)
+    assert record["ece_after"] < record["ece_before"]
+
+    serve, rows, raw = _export(tmp_path, ServingHead(scale=1e-3))
+    # 1e-3 puts many probabilities within float32 rounding of 0.5
+    probabilities = serve(examples=_serialized(rows))["probabilities"].numpy().reshape(-1)
+    np.testing.assert_array_equal(probabilities > 0.5, raw > 0)
+
+
+def test_image_bytes_signature_takes_the_group_as_a_second_input(tmp_path):
+    from fairgate.images import to_model_pixels
+    size, count = 8, 24
+    rng = np.random.default_rng(5)
+    images = rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8)
+    young = rng.integers(0, 3, count)  # 2: a group unseen in training
+    tf.keras.utils.set_random_seed(1)
+    model = models.image_classifier("mlp", size)
+    head = ServingHead(scale=0.7, thresholds={0: -0.05, 1: 0.05}, group_key="Young",
+                       group_dtype=tf.int64)
+    flat = size * size * 3
+    path = os.path.join(str(tmp_path), "image_model")
+    export.save(model, path, {"image": tf.io.FixedLenFeature([flat], tf.float32)},
+                lambda parsed: parsed["image"], image_size=size, head=head)
+    loaded = tf.saved_model.load(path)
+    pngs = [tf.io.encode_png(image).numpy() for image in images]
+    by_bytes = loaded.signatures["serving_image_bytes"](
+        image_bytes=tf.constant(pngs), group=tf.constant(young, tf.int64))
+    pixels = to_model_pixels(images, size).numpy().reshape(count, flat)
+    examples = [tf.train.Example(features=tf.train.Features(feature={
+        "image": tf.train.Feature(float_list=tf.train.FloatList(value=row)),
+        "Young": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(g)]))})
+    ).SerializeToString() for row, g in zip(pixels, young)]
+    by_example = loaded.signatures["serving_default"](examples=tf.constant(examples))
+    np.testing.assert_allclose(by_bytes["probabilities"].numpy(),
+                               by_example["probabilities"].numpy(), atol=1e-5)
+    raw = model(pixels).numpy().reshape(-1)
+    np.testing.assert_array_equal(
+        by_example["probabilities"].numpy().reshape(-1) > 0.5,
+        group_thresholds.decide(head.thresholds, raw, young))
