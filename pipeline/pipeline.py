@@ -102,6 +102,7 @@ def trainer_settings(config: Config, mode: str) -> dict:
         "snapshot_every": t.snapshot_every, "rank_objectives": t.rank_objectives,
         "jit_compile": t.jit_compile, "cache_train_mb": t.cache_train_mb,
         "seed": t.seed, "selection_level": t.selection_level,
+        "train_epochs": t.train_epochs, "min_train_steps": t.min_train_steps,
         "features": feature_kinds(data),
         "exclude_features": list(data.exclude_features),
     }
@@ -110,6 +111,7 @@ def trainer_settings(config: Config, mode: str) -> dict:
 def trainer(config: Config, examples, schema, mode: str, component_id: str):
     return tfx.components.Trainer(
         run_fn=RUN_FN, examples=examples, schema=schema,
+        # num_steps 0 (unset): run_fn budgets in epochs (trainer.train_epochs).
         train_args=tfx.proto.TrainArgs(splits=["train"],
                                        num_steps=config.trainer.train_steps),
         # Iterates are chosen on eval; the test split is left for the Evaluator.

@@ -91,8 +91,12 @@ def test_trainer_section_is_checked(tmp_path):
     with pytest.raises(ConfigError, match=r"constraints\[0\]\.rate: unknown rate 'fpr'"):
         config_lib.load(_write(tmp_path, "trainer:\n  constraints:\n    constraints:\n"
                                           "      - {rate: fpr, group: 0, upper_bound: 0.1}\n"))
-    with pytest.raises(ConfigError, match="'trainer.train_steps'.*at least 1"):
-        config_lib.load(_write(tmp_path, "trainer:\n  train_steps: 0\n"))
+    with pytest.raises(ConfigError, match="'trainer.train_steps'.*0 or more"):
+        config_lib.load(_write(tmp_path, "trainer:\n  train_steps: -5\n"))
+    with pytest.raises(ConfigError, match="'trainer.train_epochs'.*more than 0"):
+        config_lib.load(_write(tmp_path, "trainer:\n  train_epochs: 0\n"))
+    budget = config_lib.load(_write(tmp_path, "trainer:\n  train_epochs: 3\n"))
+    assert budget.trainer.train_epochs == 3.0 and budget.trainer.train_steps == 0
 
 
 def test_run_fn_settings_reject_unknown_keys():

@@ -13,6 +13,8 @@ from typing import Callable, List, Optional
 
 import tensorflow as tf
 
+from fairgate.progress import Progress
+
 
 @dataclasses.dataclass
 class Candidate:
@@ -47,17 +49,21 @@ def plain_step(model, optimizer, penalty: Optional[Callable] = None,
 
 
 def train_with_snapshots(model, step, batches: tf.data.Dataset, num_steps: int,
-                         snapshot_every: int, evaluate: Callable, log_dir: str):
+                         snapshot_every: int, evaluate: Callable, log_dir: str,
+                         what: str = "Trainer"):
     """Runs `num_steps` steps; returns (weights snapshots, candidates).
 
     `evaluate(model) -> (objective, violations)` measures on the eval split.
-    Objective, maximum violation and loss go to the log and to TensorBoard.
+    Objective, maximum violation and loss go to the log and to TensorBoard;
+    progress (percentage, ETA) to the log every few seconds.
     """
+    progress = Progress(f"{what}: training", total=num_steps, unit="steps")
     writer = tf.summary.create_file_writer(log_dir)
     snapshots, candidates = [], []
     loss = tf.constant(0.0)
     for index, (features, labels, groups) in enumerate(batches.take(num_steps), 1):
         loss = step(features, labels, groups)
+        progress.advance()
         if index % snapshot_every and index != num_steps:
             continue
         objective, violations = evaluate(model)
@@ -73,6 +79,7 @@ def train_with_snapshots(model, step, batches: tf.data.Dataset, num_steps: int,
             tf.summary.scalar("eval/objective", candidate.objective, step=index)
             tf.summary.scalar("eval/max_violation", candidate.max_violation, step=index)
     writer.flush()
+    progress.done()
     if not candidates:
         raise ValueError("training produced no snapshot: the train split is empty")
     return snapshots, candidates
