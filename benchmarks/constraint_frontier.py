@@ -224,8 +224,7 @@ def main(argv=None):
     }
     summaries["group_thresholds"]["thresholds_logit"] = {
         str(k): round(float(v), 4) for k, v in thresholds.items()}
-    with open(os.path.join(os.path.dirname(outputs["Trainer"]["model"]),
-                           "candidates.json")) as f:
+    with open(os.path.join(outputs["Trainer"]["model"], "candidates.json")) as f:
         chosen = json.load(f)
     result = {
         "benchmark": "constraint_frontier", "date": time.strftime("%Y-%m-%d"),
