@@ -49,6 +49,7 @@ class Progress:
         self._lock = threading.Lock()
         self._start = clock()
         self._last_line = self._start
+        self._first = None  # (time, count) at the first advance: the rate's origin
         self.count = 0
 
     def line(self, now: Optional[float] = None) -> str:
@@ -59,14 +60,22 @@ class Progress:
         share = min(self.count / self.total, 1.0)
         text = (f"{PREFIX}{self.what}: {share:.0%} ({self.count:,}/{self.total:,} "
                 f"{self.unit}), {_duration(elapsed)}")
-        if 0 < share < 1:
-            text += f", ETA {_duration(elapsed * (1 - share) / share)}"
+        # The rate since the first unit of work: start-up (imports, compiling a
+        # training step) before it says nothing about the rest.
+        first_time, first_count = self._first or (self._start, 0)
+        if 0 < share < 1 and self.count > first_count and now > first_time:
+            rate = (self.count - first_count) / (now - first_time)
+            text += f", ETA {_duration((self.total - self.count) / rate)}"
         return text
 
     def advance(self, count: int = 1) -> None:
         with self._lock:
-            self.count += count
             now = self._clock()
+            self.count += count
+            if self._first is None:  # the end of the first unit: no rate yet
+                self._first = (now, self.count)
+                self._last_line = max(self._last_line, now - self.every_seconds / 2)
+                return
             if now - self._last_line < self.every_seconds:
                 return
             self._last_line = now
