@@ -42,9 +42,26 @@ class _ProgressFilter(logging.Filter):
         return bool(_PROGRESS.search(record.getMessage()))
 
 
+def _divert_native_stderr(log_file: str) -> None:
+    """C++ libraries (XLA, absl, ml-metadata) write to file descriptor 2 directly,
+    past Python's logging and TF_CPP_MIN_LOG_LEVEL. Point descriptor 2 at the run
+    log and keep Python's `sys.stderr` on the terminal: the terminal gets
+    fairgate's lines only, the log gets everything."""
+    try:
+        sys.stderr.flush()
+        terminal = os.dup(2)
+    except (OSError, ValueError):  # no real descriptor 2 (embedded interpreters)
+        return
+    log_fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    sys.stderr = os.fdopen(terminal, "w", buffering=1)
+
+
 def _setup_logging(log_file: str) -> None:
     """Full logs go to the run's log file; the terminal gets per-component progress."""
     os.makedirs(os.path.dirname(log_file), exist_ok=True)
+    _divert_native_stderr(log_file)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     root = logging.getLogger()

@@ -1,7 +1,14 @@
 """Runs a real pipeline from a config dict in a temporary folder."""
 import os
+import re
 
 from fairgate import artifacts, config as config_lib, errors
+
+
+# A line a C++ library wrote itself (absl/glog format "I0000 00:00:..." or
+# "W1125 17:40:..."), or XLA's and absl's start-up notices.
+NATIVE_LOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d|XLA service|"
+                             r"absl::InitializeLog", re.M)
 
 
 def make_config(tmp_path, **data):

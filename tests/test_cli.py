@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from components.gated_pusher import executor as pusher
+from tests.pipeline_helpers import NATIVE_LOG_LINE
 from tests.tabular import write_biased_csv
 
 FAIRGATE = os.path.join(os.path.dirname(sys.executable), "fairgate")
@@ -93,6 +94,11 @@ def test_run_killed_during_training_resumes_and_pushes_once(workdir):
     for component in ("Trainer", "ServingModel", "Evaluator", "GatedPusher",
                       "FairnessReportGen"):
         assert f"Component {component} is finished" in resumed.stderr, component
+    # ... and so does every other component of the DAG, cached or not, and no
+    # C++ library writes its own lines there (they go to run.log).
+    for component in outputs(config):
+        assert f"Component {component} is finished" in resumed.stderr, component
+    assert not NATIVE_LOG_LINE.search(resumed.stderr), resumed.stderr[-3000:]
     # Ingestion and validation finished before the kill: the re-run reused them.
     after = outputs(config)
     for component in ("CsvExampleGen", "StatisticsGen", "DataValidationGate"):

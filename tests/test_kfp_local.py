@@ -11,6 +11,7 @@ import yaml
 
 from components.gated_pusher import executor as pusher
 from pipeline import kfp_spec
+from tests.pipeline_helpers import NATIVE_LOG_LINE
 from tests.tabular import write_biased_csv
 
 FAIRGATE = os.path.join(os.path.dirname(sys.executable), "fairgate")
@@ -62,6 +63,7 @@ def test_embedded_default_through_the_spec_is_blessed_and_pushed_once(embedded):
     for task in kfp_spec.tasks(spec):  # a line for every task, in the terminal
         assert f"Component {task} is running" in first.stderr, task
         assert f"Component {task} is finished" in first.stderr, task
+    assert not NATIVE_LOG_LINE.search(first.stderr), first.stderr[-3000:]
     report = _report(workdir)
     assert report["verdict"]["blessed"] and report["serving_baseline"] == {
         "in_serving": False, "push_destination": str(workdir / "serving")}
