@@ -49,10 +49,11 @@ def test_generation_is_deterministic_and_independent_of_chunking():
 
 
 def _faces_as_model_inputs(seed, split_seed, count):
-    from fairgate.images import to_model_pixels
+    from fairgate.images import to_stored_pixels
     drawn = [faces.draw_face(np.random.default_rng([seed, split_seed, i]))
              for i in range(count)]
-    pixels = to_model_pixels(np.stack([f.image for f in drawn])).numpy()
+    # The stored uint8 pixels, scaled to [0, 1] as the model's first layer does.
+    pixels = to_stored_pixels(np.stack([f.image for f in drawn])).numpy() / 255.0
     label = np.array([f.attributes["Smiling"] for f in drawn])
     group = np.array([f.attributes["Young"] for f in drawn])
     return pixels.reshape(count, -1), label, group

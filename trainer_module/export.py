@@ -3,7 +3,8 @@
 * `serving_default`: serialized tf.Examples in, `probabilities` out (what TFMA
   and the Evaluator call).
 * `serving_image_bytes` (image models): JPEG or PNG bytes of any size in; the
-  same resizing and scaling as ingestion (`fairgate.images`) happen inside.
+  same resizing and uint8 quantisation as ingestion (`fairgate.images`) happen
+  inside, so a face served as JPEG and as a stored tf.Example gets the same pixels.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Callable, Dict
 
 import tensorflow as tf
 
-from fairgate.images import to_model_pixels
+from fairgate.images import to_stored_pixels
 
 
 def save(model, path: str, feature_spec: Dict[str, tf.io.FixedLenFeature],
@@ -29,12 +30,12 @@ def save(model, path: str, feature_spec: Dict[str, tf.io.FixedLenFeature],
 
         def pixels_of(encoded):
             image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-            return tf.reshape(to_model_pixels(image[tf.newaxis], image_size), [flat])
+            return tf.reshape(to_stored_pixels(image[tf.newaxis], image_size), [flat])
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
         def serve_image_bytes(encoded):
             pixels = tf.map_fn(pixels_of, encoded,
-                               fn_output_signature=tf.TensorSpec([flat], tf.float32))
+                               fn_output_signature=tf.TensorSpec([flat], tf.uint8))
             return {"probabilities": tf.sigmoid(model(pixels))}
 
         signatures["serving_image_bytes"] = serve_image_bytes

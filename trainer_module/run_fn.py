@@ -19,6 +19,7 @@ from tfx.utils import io_utils
 from tfx_bsl.public import tfxio
 
 from fairgate import leakage, run_columns
+from fairgate.images import decode_stored
 from trainer_module import (constraints, export, models, regularizers, selection,
                             tabular_inputs, training)
 from trainer_module.tfco_compat import BatchSlot, ConstrainedStep
@@ -119,8 +120,8 @@ class _Inputs:
         self.raw_spec = tabular_inputs.feature_spec(schema, self.model_inputs)
 
     def model_features(self, batch):
-        if self.settings.input == "image":
-            return tf.cast(batch["image"], tf.float32)
+        if self.settings.input == "image":  # bytes -> uint8 pixels, outside XLA
+            return decode_stored(batch["image"], self.settings.image_size)
         return tabular_inputs.encode(batch, self.kinds)
 
     def split(self, batch):
