@@ -92,20 +92,22 @@ def image_of(config: Config) -> dict:
 
 
 def statistics_options(config: Config):
-    """StatsOptions for StatisticsGen: the stored image is opaque bytes.
+    """StatisticsGen's StatsOptions: image_statistics_options() for image runs."""
+    return image_statistics_options() if image_of(config) else None
+
+
+def image_statistics_options(feature: str = IMAGE_FEATURE):
+    """StatsOptions under which TFDV treats the stored image as opaque bytes.
 
     With an `image_domain` in the StatsOptions schema TFDV computes bytes statistics
-    for `image` (min/max bytes per value, which the gate checks) and skips top-k
-    and unique counting over its distinct values; SchemaGen infers it as BYTES with
-    no string domain.
+    for the image (min/max bytes per value, which the data gate checks) and skips
+    top-k and unique counting over its distinct values; SchemaGen infers it as
+    BYTES with no string domain.
     """
-    if not image_of(config):
-        return None
     import tensorflow_data_validation as tfdv
     from tensorflow_metadata.proto.v0 import schema_pb2
     schema = schema_pb2.Schema()
-    feature = schema.feature.add(name=IMAGE_FEATURE, type=schema_pb2.BYTES)
-    feature.image_domain.SetInParent()
+    schema.feature.add(name=feature, type=schema_pb2.BYTES).image_domain.SetInParent()
     return tfdv.StatsOptions(schema=schema)
 
 

@@ -170,6 +170,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                     f"(it has {sorted(builder.info.splits.keys())})")
 
         examples = artifact_utils.get_single_instance(output_dict["examples"])
+        examples.split_names = artifact_utils.encode_split_names(split_names)
         staging = os.path.join(examples.uri, f"{_STAGING_PREFIX}{uuid.uuid4().hex}")
         tf.io.gfile.makedirs(staging)
         try:
@@ -183,7 +184,6 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             if tf.io.gfile.exists(staging):
                 tf.io.gfile.rmtree(staging)
 
-        examples.split_names = artifact_utils.encode_split_names(split_names)
         examples_utils.set_payload_format(
             examples, exec_properties.get("output_data_format")
             or example_gen_pb2.FORMAT_TF_EXAMPLE)
