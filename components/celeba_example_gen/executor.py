@@ -8,9 +8,9 @@ Nothing is held as a Beam PCollection, so memory does not grow with the data
 materialises every example on the in-memory runner).
 
 All or nothing: every file is written under a hidden staging folder of the
-artifact and the split folders are moved into place only when every shard of
-every split is written, so a failure (a corrupt shard, a kill) leaves no
-`Split-*` folder that looks complete.
+artifact and moved into its `Split-*` folder only when every shard of every split
+is written, so a failure (a corrupt shard, a kill while writing) leaves no
+`Split-*` folder that looks complete; the staging folder is removed on failure.
 
 While it writes, it records each split's pixel summary (fairgate.image_summary)
 for the data gate's pixel checks.
@@ -144,6 +144,14 @@ def write_shard(batches, shard: str, target: str, pixels: image_summary.SplitPix
     return count
 
 
+def _move_files(source: str, target: str) -> None:
+    """Moves every file of `source` into `target`, file by file (object stores such
+    as GCS rename files, not folders)."""
+    tf.io.gfile.makedirs(target)
+    for name in tf.io.gfile.listdir(source):
+        tf.io.gfile.rename(os.path.join(source, name), os.path.join(target, name))
+
+
 class Executor(base_beam_executor.BaseBeamExecutor):
     """Writes the splits itself (no Beam pipeline); a Beam executor only so the
     component keeps TFX's Beam component interface (beam_pipeline_args)."""
@@ -177,8 +185,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             summaries = self._write_splits(input_config, builder, folder, image_size,
                                            staging)
             for split in input_config.splits:
-                tf.io.gfile.rename(os.path.join(staging, f"Split-{split.name}"),
-                                   artifact_utils.get_split_uri([examples], split.name))
+                _move_files(os.path.join(staging, f"Split-{split.name}"),
+                            artifact_utils.get_split_uri([examples], split.name))
             image_summary.write(examples.uri, IMAGE_FEATURE, image_size, summaries)
         finally:
             if tf.io.gfile.exists(staging):
