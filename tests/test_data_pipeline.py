@@ -1,6 +1,7 @@
 """Real pipeline runs: ingestion of each source, the gate passing good data."""
 import glob
 import json
+import logging
 import os
 
 import numpy as np
@@ -22,11 +23,16 @@ def _read_examples(examples_uri, split):
     return records
 
 
-def test_celeba_layout_ingests_and_validates(tmp_path, tiny_tfds_dir):
+def test_celeba_layout_ingests_and_validates(tmp_path, tiny_tfds_dir, caplog):
+    caplog.set_level(logging.INFO)
     config = helpers.make_config(
         tmp_path, source="tfds", data_dir=tiny_tfds_dir,
         dataset="embedded_celeb_a/n300_seed3", image_size=16)
     helpers.run(config)
+    progress = [r.getMessage() for r in caplog.records
+                if r.getMessage().startswith("Progress: CelebAExampleGen: split ")]
+    assert any(line.startswith("Progress: CelebAExampleGen: split train: 100% (241/241 "
+                               "faces)") for line in progress), progress
     outputs = helpers.outputs(config)
     assert "validated_schema" in outputs["DataValidationGate"]
     examples_uri = outputs["CelebAExampleGen"]["examples"]

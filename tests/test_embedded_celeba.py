@@ -80,3 +80,14 @@ def test_young_is_learnable_from_pixels():
     x_test, _, g_test = _faces_as_model_inputs(12, 1, 800)
     predicted = LogisticRegression(C=0.1, max_iter=300).fit(x_train, g_train).predict(x_test)
     assert (predicted == g_test).mean() > 0.8
+
+
+def test_generation_reports_progress_per_split(tmp_path, caplog):
+    import logging
+    caplog.set_level(logging.INFO)
+    builder = embedded_celeba.EmbeddedCelebA(config=embedded_celeba.config_for(30, 9),
+                                             data_dir=str(tmp_path))
+    assert len(list(builder._generate_examples("test", 12))) == 12
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Progress: ")]
+    assert lines[-1].startswith(
+        "Progress: Generating embedded faces: split test: 100% (12/12 faces)"), lines
