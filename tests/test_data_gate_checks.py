@@ -1,4 +1,5 @@
 """The gate's checks on statistics built by TFDV from small frames."""
+import os
 import re
 
 import numpy as np
@@ -146,3 +147,73 @@ def test_split_far_from_trains_brightness_is_named():
 
 def test_missing_pixel_summary_is_a_problem():
     assert "has no pixel summary" in checks.pixel_problems(None, "image", SIZE)[0]
+
+
+def _gate_run(tmp_path, splits, summary):
+    """Runs the gate's executor on real artifacts: TFDV statistics of `splits`
+    ({split: images}), the schema inferred from train, anomalies, and the
+    examples artifact holding `summary` as its image_summary.json."""
+    import json
+    import os
+    from tfx.types import artifact_utils, standard_artifacts
+    from tfx.utils import io_utils
+    from components.data_gate import executor
+
+    def artifact(kind, name):
+        made = kind()
+        made.uri = str(tmp_path / name)
+        if "split_names" in (kind.PROPERTIES or {}):
+            made.split_names = artifact_utils.encode_split_names(sorted(splits))
+        os.makedirs(made.uri)
+        return made
+
+    statistics = artifact(standard_artifacts.ExampleStatistics, "statistics")
+    anomalies = artifact(standard_artifacts.ExampleAnomalies, "anomalies")
+    schema, examples, validated = (artifact(kind, name) for kind, name in (
+        (standard_artifacts.Schema, "schema"), (standard_artifacts.Examples, "examples"),
+        (standard_artifacts.Schema, "validated")))
+    stats = {split: _image_stats(images) for split, images in splits.items()}
+    inferred = tfdv.infer_schema(
+        statistics_pb2.DatasetFeatureStatisticsList(datasets=[stats["train"]]))
+    io_utils.write_pbtxt_file(os.path.join(schema.uri, "schema.pbtxt"), inferred)
+    for split, split_stats in stats.items():
+        listed = statistics_pb2.DatasetFeatureStatisticsList(datasets=[split_stats])
+        os.makedirs(os.path.join(statistics.uri, f"Split-{split}"))
+        with open(os.path.join(statistics.uri, f"Split-{split}", "FeatureStats.pb"),
+                  "wb") as f:
+            f.write(listed.SerializeToString())
+        os.makedirs(os.path.join(anomalies.uri, f"Split-{split}"))
+        with open(os.path.join(anomalies.uri, f"Split-{split}", "SchemaDiff.pb"), "wb") as f:
+            f.write(tfdv.validate_statistics(listed, inferred).SerializeToString())
+    with open(os.path.join(examples.uri, "image_summary.json"), "w") as f:
+        json.dump(summary, f)
+    executor.Executor().Do(
+        {"statistics": [statistics], "anomalies": [anomalies], "schema": [schema],
+         "examples": [examples]},
+        {"validated_schema": [validated]},
+        {"label_key": "label", "group_key": "group", "feature_bounds": "{}",
+         "run_columns": "", "image": json.dumps(IMAGE)})
+    return validated
+
+
+def test_gate_component_stops_on_a_wrong_size_image_and_a_blank_split(tmp_path):
+    import pytest
+    from components.data_gate import executor
+    rng = np.random.default_rng(5)
+    train, test = _faces(40, rng), _faces(60, rng)
+    validated = _gate_run(tmp_path / "good", {"train": train, "test": test},
+                          _summary(train=train, test=test))
+    assert os.listdir(validated.uri) == ["schema.pbtxt"]
+
+    short, blank = list(test), list(test)
+    short[3] = short[3][:-1]
+    blank[:2] = [bytes(SIZE * SIZE * 3)] * 2
+    with pytest.raises(executor.DataValidationError,
+                       match=r"split 'test': feature 'image': every image must be "
+                             r"exactly 192 bytes .*found images of 191 to 192 bytes"):
+        _gate_run(tmp_path / "short", {"train": train, "test": short},
+                  _summary(train=train, test=test))
+    with pytest.raises(executor.DataValidationError,
+                       match=r"split 'test': feature 'image': 2 of 60 images are blank"):
+        _gate_run(tmp_path / "blank", {"train": train, "test": blank},
+                  _summary(train=train, test=blank))
