@@ -7,7 +7,6 @@ the raw images it is served. Pixels are quantised to uint8 exactly once, here, s
 training and serving see identical pixels. The model itself scales uint8 to [0, 1]
 in its first layer (trainer_module.models).
 """
-import numpy as np
 import tensorflow as tf
 
 DEFAULT_IMAGE_SIZE = 28
@@ -41,7 +40,3 @@ def decode_stored(serialized: tf.Tensor, size: int) -> tf.Tensor:
     """
     return tf.reshape(tf.io.decode_raw(serialized, tf.uint8), [-1, image_bytes(size)])
 
-
-def to_unit_range(pixels: np.ndarray) -> np.ndarray:
-    """uint8 pixels -> float32 in [0, 1], as the model's first layer scales them."""
-    return np.asarray(pixels, np.float32) / np.float32(255.0)
