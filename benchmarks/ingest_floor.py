@@ -1,9 +1,9 @@
 """The ingestion floor: batched tf.data decode and resize of every JPEG of a dataset.
 
 What no pipeline over these images can beat on this machine: read every TFDS
-shard of every split, decode each JPEG and resize it to the model's size with
-`fairgate.images` (the ExampleGen's own preprocessing), in parallel and batched,
-and throw the pixels away. Nothing is written. Prints JSON.
+shard of every split, decode each JPEG, resize and quantise it to the stored
+size with `fairgate.images` (the ExampleGen's own preprocessing), in parallel
+and batched, and throw the pixels away. Nothing is written. Prints JSON.
 
   .venv/bin/python benchmarks/ingest_floor.py --data-dir DIR --num-examples 202599
 """
@@ -28,7 +28,7 @@ def floor_seconds(folder: str, image_size: int = 28, batch: int = 256) -> dict:
     (a prepared TFDS dataset folder)."""
     import tensorflow as tf
     import tensorflow_datasets as tfds
-    from fairgate.images import to_model_pixels
+    from fairgate.images import to_stored_pixels
 
     builder = tfds.builder_from_directory(folder)
     features = builder.info.features
@@ -40,7 +40,7 @@ def floor_seconds(folder: str, image_size: int = 28, batch: int = 256) -> dict:
     dataset = (tf.data.TFRecordDataset(shards, num_parallel_reads=tf.data.AUTOTUNE)
                .map(decode, num_parallel_calls=tf.data.AUTOTUNE)
                .batch(batch)
-               .map(lambda images: to_model_pixels(images, image_size),
+               .map(lambda images: to_stored_pixels(images, image_size),
                     num_parallel_calls=tf.data.AUTOTUNE)
                .prefetch(2))
     start, images = time.time(), 0

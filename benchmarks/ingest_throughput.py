@@ -46,6 +46,7 @@ def measure(size: int, data_dir: str, work_dir: str) -> dict:
     from tfx import v1 as tfx
     from components.celeba_example_gen import CelebAExampleGen
     from fairgate import embedded_celeba
+    from pipeline.pipeline import image_statistics_options
 
     start = time.time()
     embedded_celeba.prepare(data_dir, size, seed=0)
@@ -54,7 +55,8 @@ def measure(size: int, data_dir: str, work_dir: str) -> dict:
     root = os.path.join(work_dir, f"n{size}")
     ingest = CelebAExampleGen(
         data_dir=data_dir, dataset=f"{embedded_celeba.NAME}/n{size}_seed0")
-    statistics = tfx.components.StatisticsGen(examples=ingest.outputs["examples"])
+    statistics = tfx.components.StatisticsGen(
+        examples=ingest.outputs["examples"], stats_options=image_statistics_options())
     pipeline = tfx.dsl.Pipeline(
         pipeline_name=f"bench-{size}", pipeline_root=root,
         components=[ingest, statistics], enable_cache=False,

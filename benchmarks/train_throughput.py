@@ -21,8 +21,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from fairgate.embedded_celeba import faces  # noqa: E402
-from fairgate.images import to_model_pixels  # noqa: E402
-from trainer_module import constraints, models, training  # noqa: E402
+from fairgate.images import to_stored_pixels  # noqa: E402
+from trainer_module import constraints, models  # noqa: E402
 from trainer_module.tfco_compat import BatchSlot, ConstrainedStep  # noqa: E402
 
 SPEC = {"constraints": [{"rate": "false_positive_rate", "group": 0, "upper_bound": 0.05}]}
@@ -30,7 +30,7 @@ SPEC = {"constraints": [{"rate": "false_positive_rate", "group": 0, "upper_bound
 
 def _data(count):
     drawn = [faces.draw_face(np.random.default_rng([1, 0, i])) for i in range(count)]
-    pixels = to_model_pixels(np.stack([f.image for f in drawn])).numpy().reshape(count, -1)
+    pixels = to_stored_pixels(np.stack([f.image for f in drawn])).numpy().reshape(count, -1)
     labels = np.array([f.attributes["Smiling"] for f in drawn], np.float32)
     groups = np.array([f.attributes["Young"] for f in drawn], np.int64)
     return pixels, labels, groups

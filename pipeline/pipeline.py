@@ -78,11 +78,37 @@ def run_columns_of(config: Config, rendered) -> dict:
 
 
 def feature_bounds(config: Config) -> dict:
-    bounds = {}
+    return dict(config.data.feature_bounds)
+
+
+IMAGE_FEATURE = "image"
+
+
+def image_of(config: Config) -> dict:
+    """The stored image the data gate checks ({} for tabular sources)."""
     if config.data.source in ("embedded_celeba", "tfds"):
-        bounds["image"] = [0.0, 1.0]  # ExampleGen scales pixels to [0, 1]
-    bounds.update(config.data.feature_bounds)
-    return bounds
+        return {"feature": IMAGE_FEATURE, "image_size": config.data.image_size}
+    return {}
+
+
+def statistics_options(config: Config):
+    """StatisticsGen's StatsOptions: image_statistics_options() for image runs."""
+    return image_statistics_options() if image_of(config) else None
+
+
+def image_statistics_options(feature: str = IMAGE_FEATURE):
+    """StatsOptions under which TFDV treats the stored image as opaque bytes.
+
+    With an `image_domain` in the StatsOptions schema TFDV computes bytes statistics
+    for the image (min/max bytes per value, which the data gate checks) and skips
+    top-k and unique counting over its distinct values; SchemaGen infers it as
+    BYTES with no string domain.
+    """
+    import tensorflow_data_validation as tfdv
+    from tensorflow_metadata.proto.v0 import schema_pb2
+    schema = schema_pb2.Schema()
+    schema.feature.add(name=feature, type=schema_pb2.BYTES).image_domain.SetInParent()
+    return tfdv.StatsOptions(schema=schema)
 
 
 RUN_FN = "trainer_module.run_fn.run_fn"
@@ -149,7 +175,8 @@ def create_pipeline(config: Config,
     config.resolved_report_dir; "": nowhere, the artifact only)."""
     data = config.data
     ingest = example_gen(config)
-    statistics = tfx.components.StatisticsGen(examples=ingest.outputs["examples"])
+    statistics = tfx.components.StatisticsGen(
+        examples=ingest.outputs["examples"], stats_options=statistics_options(config))
     if data.schema_file:
         schema = tfx.components.ImportSchemaGen(
             schema_file=resolve_path(data.schema_file))
@@ -167,7 +194,8 @@ def create_pipeline(config: Config,
         statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"],
         anomalies=validator.outputs["anomalies"], label_key=data.label,
         group_key=data.group, feature_bounds=feature_bounds(config),
-        run_columns=run_columns_of(config, rendered))
+        run_columns=run_columns_of(config, rendered), image=image_of(config),
+        examples=ingest.outputs["examples"] if image_of(config) else None)
     validated = gate.outputs["validated_schema"]
     examples = ingest.outputs["examples"]
     candidate = trainer(config, examples, validated, config.trainer.mode, "Trainer")

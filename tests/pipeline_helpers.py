@@ -36,3 +36,15 @@ def outputs(config):
 def error_chain(error: BaseException) -> str:
     """All messages of an exception and its causes (Beam and TFX wrap errors)."""
     return "\n".join(errors.chain(error))
+
+
+def artifact_record(config, uri):
+    """The ML Metadata record of the artifact at `uri` (properties as published)."""
+    from ml_metadata import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = config.resolved_metadata_path
+    connection.sqlite.connection_mode = \
+        metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    [record] = metadata_store.MetadataStore(connection).get_artifacts_by_uri(uri)
+    return record

@@ -18,11 +18,13 @@ def _assert_not_trained_on(config, stopped_before):
     assert "DataValidationGate" not in outputs
 
 
-def test_corrupt_tfds_shard_names_the_shard(tmp_path, tiny_tfds_dir):
+def test_corrupt_tfds_shard_names_the_shard_and_nothing_looks_written(
+        tmp_path, tiny_tfds_dir):
     data_dir = tmp_path / "tfds"
     shutil.copytree(tiny_tfds_dir, data_dir)
     folder = celeba_layout.dataset_dir(str(data_dir), "embedded_celeb_a/n300_seed3")
-    shard = os.path.join(folder, "embedded_celeb_a-train.tfrecord-00000-of-00001")
+    # The test split is written last: train and eval are complete when it fails.
+    shard = os.path.join(folder, "embedded_celeb_a-test.tfrecord-00000-of-00001")
     with open(shard, "r+b") as f:  # flip bytes in the middle: the CRC check fails
         f.seek(os.path.getsize(shard) // 2)
         f.write(b"\xff" * 64)
@@ -33,6 +35,13 @@ def test_corrupt_tfds_shard_names_the_shard(tmp_path, tiny_tfds_dir):
     message = helpers.error_chain(raised.value)
     assert "Corrupt TFRecord shard" in message and shard in message
     _assert_not_trained_on(config, "StatisticsGen")
+    # All or nothing: no split folder, data file or summary of the failed ExampleGen.
+    written = [os.path.relpath(os.path.join(d, n), config.resolved_pipeline_root)
+               for d, dirs, files in os.walk(config.resolved_pipeline_root)
+               for n in dirs + files]
+    assert any(p.startswith("CelebAExampleGen") for p in written), written
+    assert not [p for p in written if "Split-" in p or p.endswith((".gz", ".json"))], \
+        written
 
 
 def test_corrupt_tfrecord_input_names_the_file(tmp_path):

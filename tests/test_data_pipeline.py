@@ -1,6 +1,7 @@
 """Real pipeline runs: ingestion of each source, the gate passing good data."""
 import glob
-import gzip
+import json
+import logging
 import os
 
 import numpy as np
@@ -8,7 +9,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from fairgate import embedded_celeba
-from fairgate.images import to_model_pixels
+from fairgate.images import to_stored_pixels
 from tests import pipeline_helpers as helpers
 from tests.tabular import write_csv
 
@@ -22,11 +23,16 @@ def _read_examples(examples_uri, split):
     return records
 
 
-def test_celeba_layout_ingests_and_validates(tmp_path, tiny_tfds_dir):
+def test_celeba_layout_ingests_and_validates(tmp_path, tiny_tfds_dir, caplog):
+    caplog.set_level(logging.INFO)
     config = helpers.make_config(
         tmp_path, source="tfds", data_dir=tiny_tfds_dir,
         dataset="embedded_celeb_a/n300_seed3", image_size=16)
     helpers.run(config)
+    progress = [r.getMessage() for r in caplog.records
+                if r.getMessage().startswith("Progress: CelebAExampleGen: split ")]
+    assert any(line.startswith("Progress: CelebAExampleGen: split train: 100% (241/241 "
+                               "faces)") for line in progress), progress
     outputs = helpers.outputs(config)
     assert "validated_schema" in outputs["DataValidationGate"]
     examples_uri = outputs["CelebAExampleGen"]["examples"]
@@ -36,23 +42,41 @@ def test_celeba_layout_ingests_and_validates(tmp_path, tiny_tfds_dir):
         records = _read_examples(examples_uri, ours)
         assert len(records) == builder.info.splits[theirs].num_examples
     test_records = _read_examples(examples_uri, "test")
+    for record in test_records:  # one bytes value of 16*16*3 uint8 pixels, no floats
+        image = record.features.feature["image"]
+        assert image.WhichOneof("kind") == "bytes_list"
+        assert [len(v) for v in image.bytes_list.value] == [16 * 16 * 3]
     first = test_records[0].features.feature
-    assert len(first["image"].float_list.value) == 16 * 16 * 3
     assert set(first.keys()) == {"image", *builder.info.features["attributes"].keys()}
     for name in ("Smiling", "Young", "Male"):
         assert first[name].int64_list.value[0] in (0, 1)
 
     # Same pixels and labels as decoding the TFDS test split ourselves (order-free).
     source = list(tfds.as_numpy(builder.as_dataset(split="test")))
-    expected = to_model_pixels(np.stack([e["image"] for e in source]), 16).numpy()
-    ours_pixels = np.array([r.features.feature["image"].float_list.value
-                            for r in test_records])
-    assert ours_pixels.min() >= 0.0 and ours_pixels.max() <= 1.0
-    np.testing.assert_allclose(np.sort(ours_pixels.sum(axis=1)),
-                               np.sort(expected.reshape(len(source), -1).sum(axis=1)),
-                               rtol=1e-5)
+    expected = to_stored_pixels(np.stack([e["image"] for e in source]), 16).numpy()
+    assert expected.dtype == np.uint8
+    ours = sorted(r.features.feature["image"].bytes_list.value[0] for r in test_records)
+    assert ours == sorted(row.tobytes() for row in expected.reshape(len(source), -1))
     assert sum(r.features.feature["Smiling"].int64_list.value[0] for r in test_records) \
         == sum(int(e["attributes"]["Smiling"]) for e in source)
+
+    # Files named as TFX's ExampleGens name theirs, the artifact's properties as
+    # TFX's base ExampleGen sets them, no staging left, the pixel summary written.
+    names = sorted(os.listdir(os.path.join(examples_uri, "Split-train")))
+    assert names and all(n.startswith("data_tfrecord-") and n.endswith(".gz")
+                         for n in names), names
+    assert sorted(os.listdir(examples_uri)) == [
+        "Split-eval", "Split-test", "Split-train", "image_summary.json"]
+    record = helpers.artifact_record(config, examples_uri)
+    assert json.loads(record.properties["split_names"].string_value) == [
+        "train", "eval", "test"]
+    assert record.custom_properties["payload_format"].string_value == "FORMAT_TF_EXAMPLE"
+    assert record.custom_properties["file_format"].string_value == "tfrecords_gzip"
+    summary = json.load(open(os.path.join(examples_uri, "image_summary.json")))
+    assert summary["image_bytes"] == 16 * 16 * 3
+    test_summary = summary["splits"]["test"]
+    assert test_summary["examples"] == len(source) and test_summary["blank_images"] == 0
+    assert abs(test_summary["mean_brightness"] - expected.mean()) < 1e-3
 
 
 def test_csv_dataset_runs_through_config_alone(tmp_path):

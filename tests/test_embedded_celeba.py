@@ -49,10 +49,11 @@ def test_generation_is_deterministic_and_independent_of_chunking():
 
 
 def _faces_as_model_inputs(seed, split_seed, count):
-    from fairgate.images import to_model_pixels
+    from fairgate.images import to_stored_pixels
     drawn = [faces.draw_face(np.random.default_rng([seed, split_seed, i]))
              for i in range(count)]
-    pixels = to_model_pixels(np.stack([f.image for f in drawn])).numpy()
+    # The stored uint8 pixels, scaled to [0, 1] as the model's first layer does.
+    pixels = to_stored_pixels(np.stack([f.image for f in drawn])).numpy() / 255.0
     label = np.array([f.attributes["Smiling"] for f in drawn])
     group = np.array([f.attributes["Young"] for f in drawn])
     return pixels.reshape(count, -1), label, group
@@ -79,3 +80,14 @@ def test_young_is_learnable_from_pixels():
     x_test, _, g_test = _faces_as_model_inputs(12, 1, 800)
     predicted = LogisticRegression(C=0.1, max_iter=300).fit(x_train, g_train).predict(x_test)
     assert (predicted == g_test).mean() > 0.8
+
+
+def test_generation_reports_progress_per_split(tmp_path, caplog):
+    import logging
+    caplog.set_level(logging.INFO)
+    builder = embedded_celeba.EmbeddedCelebA(config=embedded_celeba.config_for(30, 9),
+                                             data_dir=str(tmp_path))
+    assert len(list(builder._generate_examples("test", 12))) == 12
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Progress: ")]
+    assert lines[-1].startswith(
+        "Progress: Generating embedded faces: split test: 100% (12/12 faces)"), lines

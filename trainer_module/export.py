@@ -3,7 +3,8 @@
 * `serving_default`: serialized tf.Examples in, `probabilities` (and the raw
   `logits`) out (what TFMA and the Evaluator call).
 * `serving_image_bytes` (image models): JPEG or PNG bytes of any size in; the
-  same resizing and scaling as ingestion (`fairgate.images`) happen inside.
+  same resizing and uint8 quantisation as ingestion (`fairgate.images`) happen
+  inside, so a face served as JPEG and as a stored tf.Example gets the same pixels.
 
 `head` (trainer_module/serving_head.py) turns the logit into calibrated
 probabilities and, in mode group_thresholds, applies the group's threshold: the
@@ -16,7 +17,7 @@ from typing import Callable, Dict, Optional
 
 import tensorflow as tf
 
-from fairgate.images import to_model_pixels
+from fairgate.images import to_stored_pixels
 from trainer_module.serving_head import ServingHead
 
 
@@ -45,11 +46,11 @@ def _image_bytes_signature(model, image_size: int, head: ServingHead):
 
     def pixels_of(encoded):
         image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-        return tf.reshape(to_model_pixels(image[tf.newaxis], image_size), [flat])
+        return tf.reshape(to_stored_pixels(image[tf.newaxis], image_size), [flat])
 
     def logits_of(encoded):
         pixels = tf.map_fn(pixels_of, encoded,
-                           fn_output_signature=tf.TensorSpec([flat], tf.float32))
+                           fn_output_signature=tf.TensorSpec([flat], tf.uint8))
         return model(pixels)
 
     if head.needs_group:

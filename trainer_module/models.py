@@ -1,7 +1,8 @@
 """Model building blocks: the bottom layer of the trainer (no training logic here).
 
-Models take the ExampleGen's flattened `image` (size*size*3 floats in [0, 1]) and
-return one logit per example, which TFCO reads as "positive when > 0". Built with
+Models take the ExampleGen's flattened `image` (size*size*3 uint8 pixels, decoded
+from its bytes by the Trainer's input pipeline and the serving signatures), scale it
+to [0, 1] in their first layer, and return one logit per example, which TFCO reads as "positive when > 0". Built with
 tf-keras, because TFMA 0.47 loads SavedModels with tf-keras.
 """
 from __future__ import annotations
@@ -17,8 +18,10 @@ def image_classifier(kind: str = "mlp", image_size: int = 28,
     `cnn`: two small conv blocks before the same head."""
     if kind not in MODELS:
         raise ValueError(f"unknown model '{kind}' (known: {', '.join(MODELS)})")
-    pixels = keras.Input(shape=(image_size * image_size * 3,), name="image")
-    x = keras.layers.Reshape((image_size, image_size, 3))(pixels)
+    pixels = keras.Input(shape=(image_size * image_size * 3,), name="image",
+                         dtype="uint8")
+    x = keras.layers.Rescaling(1.0 / 255, name="pixels_to_unit_range")(pixels)
+    x = keras.layers.Reshape((image_size, image_size, 3))(x)
     if kind == "cnn":
         for filters in (16, 32):
             x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)

@@ -10,7 +10,7 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionP
 
 from components.celeba_example_gen import executor
 from fairgate.celeba_layout import SPLIT_MAP
-from fairgate.images import DEFAULT_IMAGE_SIZE
+from fairgate.images import DEFAULT_IMAGE_SIZE, IMAGE_ENCODING
 
 
 class CelebAExampleGenSpec(ComponentSpec):
@@ -18,6 +18,9 @@ class CelebAExampleGenSpec(ComponentSpec):
         "data_dir": ExecutionParameter(type=str),
         "dataset": ExecutionParameter(type=str),
         "image_size": ExecutionParameter(type=int),
+        # How `image` is stored (fairgate.images.IMAGE_ENCODING): part of the cache
+        # key, so examples stored another way are never reused.
+        "image_encoding": ExecutionParameter(type=str),
         "embedded_num_examples": ExecutionParameter(type=int, optional=True),
         "embedded_seed": ExecutionParameter(type=int, optional=True),
         "input_config": ExecutionParameter(type=example_gen_pb2.Input),
@@ -32,9 +35,11 @@ class CelebAExampleGenSpec(ComponentSpec):
 class CelebAExampleGen(base_beam_component.BaseBeamComponent):
     """Reads a TFDS dataset with `celeb_a`'s features and emits tf.Examples.
 
-    Each example has `image` (size*size*3 floats in [0, 1], row-major HWC) and every
+    Each example has `image` (one bytes value: the size*size*3 uint8 pixels,
+    row-major HWC, as `fairgate.images.to_stored_pixels` makes them) and every
     CelebA attribute as an int64 0/1 feature under its own name (`Smiling`, `Young`,
-    ...). Splits train/eval/test come from CelebA's train/validation/test.
+    ...). Splits train/eval/test come from CelebA's train/validation/test. The
+    artifact also holds `image_summary.json`, each split's pixel summary.
 
     Args:
       data_dir: the TFDS data_dir holding the prepared dataset.
@@ -57,6 +62,7 @@ class CelebAExampleGen(base_beam_component.BaseBeamComponent):
             for ours, theirs in SPLIT_MAP.items()])
         super().__init__(spec=CelebAExampleGenSpec(
             data_dir=data_dir, dataset=dataset, image_size=image_size,
+            image_encoding=IMAGE_ENCODING,
             embedded_num_examples=embedded_num_examples, embedded_seed=embedded_seed,
             input_config=input_config,
             output_config=example_gen_utils.make_default_output_config(input_config),

@@ -1,31 +1,51 @@
-"""Beam executor of CelebAExampleGen: TFDS shards -> resized images -> tf.Examples."""
+"""Executor of CelebAExampleGen: TFDS shards -> resized uint8 images -> tf.Examples.
+
+Each TFDS shard of a split is decoded with tf.data (parallel map, batched resize)
+and written straight into the split's folder as one gzip TFRecord file, named as
+TFX's ExampleGens name theirs (`Split-train/data_tfrecord-00000-of-00004.gz`).
+Nothing is held as a Beam PCollection, so memory does not grow with the data
+(TFX's base ExampleGen writes through Beam's WriteToTFRecord, whose shuffle
+materialises every example on the in-memory runner).
+
+All or nothing: every file is written under a hidden staging folder of the
+artifact and moved into its `Split-*` folder only when every shard of every split
+is written, so a failure (a corrupt shard, a kill while writing) leaves no
+`Split-*` folder that looks complete; the staging folder is removed on failure.
+
+While it writes, it records each split's pixel summary (fairgate.image_summary)
+for the data gate's pixel checks.
+"""
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict
+import os
+import uuid
+from typing import Any, Dict, List
 
-import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import tensorflow as tf
 import tensorflow_datasets as tfds
-from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.components.example_gen import utils as example_gen_utils
+from tfx.components.example_gen import write_split
+from tfx.components.util import examples_utils
+from tfx.dsl.components.base import base_beam_executor
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils
+from tfx.utils import proto_utils
 from tfx_bsl.coders.example_coder import RecordBatchToExamplesEncoder
 
-from fairgate import celeba_layout
-from fairgate.images import to_model_pixels
+from fairgate import celeba_layout, image_summary
+from fairgate.images import image_bytes, to_stored_pixels
+from fairgate.progress import Progress
 
 _BATCH = 256
+IMAGE_FEATURE = "image"
+_STAGING_PREFIX = ".staging-"
 
 
 class InvalidDatasetError(ValueError):
     """The dataset exists but is not usable: wrong layout or corrupt shards."""
-
-
-class Executor(BaseExampleGenExecutor):
-
-    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-        return _CelebAToExample
 
 
 def locate_dataset(exec_properties: Dict[str, Any]) -> str:
@@ -57,41 +77,22 @@ def check_layout(folder: str) -> tfds.core.DatasetBuilder:
     return builder
 
 
-@beam.ptransform_fn
-@beam.typehints.with_input_types(beam.Pipeline)
-@beam.typehints.with_output_types(bytes)
-def _CelebAToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
-                     split_pattern: str) -> beam.pvalue.PCollection:
-    folder = locate_dataset(exec_properties)
-    builder = check_layout(folder)
-    if split_pattern not in builder.info.splits:
-        raise InvalidDatasetError(
-            f"Dataset at {folder} has no split '{split_pattern}' "
-            f"(it has {sorted(builder.info.splits.keys())})")
-    shards = [str(p) for p in builder.info.splits[split_pattern].filepaths]
-    logging.info("CelebAExampleGen: split %s: %d examples in %d shards from %s",
-                 split_pattern, builder.info.splits[split_pattern].num_examples,
-                 len(shards), folder)
-    return (pipeline
-            | "Shards" >> beam.Create(shards)
-            | "Spread" >> beam.Reshuffle()
-            | "ToExamples" >> beam.ParDo(
-                _ShardToExamples(folder, int(exec_properties["image_size"]))))
+def encode_examples(images: np.ndarray, attributes: Dict[str, np.ndarray]) -> List[bytes]:
+    """uint8 images [batch, size, size, 3] and attributes -> serialized tf.Examples.
 
-
-def _encode_examples(images: np.ndarray, attributes: Dict[str, np.ndarray]):
-    """A batch of images and attributes -> serialized tf.Examples, in C++ (tfx-bsl).
-
-    Building tf.train.Example protos in Python cost more than decoding and
-    resizing the JPEGs; tfx-bsl's Arrow encoder does the same work natively.
+    `image` is one bytes value per example: the image's size*size*3 uint8 pixels,
+    row-major HWC. tfx-bsl's Arrow encoder builds the protos in C++ (building
+    tf.train.Example protos in Python cost more than decoding the JPEGs).
     """
     count = len(images)
-    flat = images.reshape(count, -1).astype(np.float32)
-    image = pa.ListArray.from_arrays(
-        pa.array(np.arange(0, flat.size + 1, flat.shape[1], dtype=np.int32)),
-        pa.array(flat.reshape(-1)))
+    flat = np.ascontiguousarray(images, dtype=np.uint8).reshape(count, -1)
+    width = flat.shape[1]
+    offsets = np.arange(0, count * width + 1, width, dtype=np.int32)
+    pixels = pa.Array.from_buffers(pa.binary(), count,
+                                   [None, pa.py_buffer(offsets), pa.py_buffer(flat)])
     one_each = pa.array(np.arange(count + 1, dtype=np.int32))
-    columns, names = [image], ["image"]
+    columns = [pa.ListArray.from_arrays(one_each, pixels)]
+    names = [IMAGE_FEATURE]
     for name, values in attributes.items():
         columns.append(pa.ListArray.from_arrays(one_each, pa.array(values.astype(np.int64))))
         names.append(name)
@@ -101,44 +102,129 @@ def _encode_examples(images: np.ndarray, attributes: Dict[str, np.ndarray]):
 _ENCODER = RecordBatchToExamplesEncoder()
 
 
-class _ShardToExamples(beam.DoFn):
-    """Decodes one TFDS shard with tf.data (parallel, batched) into tf.Examples."""
+def _shard_reader(folder: str, image_size: int):
+    """shard path -> tf.data batches of (uint8 [b, size, size, 3], attributes)."""
+    features = tfds.builder_from_directory(folder).info.features
 
-    def __init__(self, folder: str, image_size: int):
-        self._folder = folder
-        self._image_size = image_size
+    def decode(serialized):
+        example = features.deserialize_example(serialized)
+        return example["image"], example["attributes"]
 
-    def setup(self):
-        features = tfds.builder_from_directory(self._folder).info.features
-        size = self._image_size
+    def resize(images, attributes):
+        return to_stored_pixels(images, image_size), attributes
 
-        def decode(serialized):
-            example = features.deserialize_example(serialized)
-            return example["image"], example["attributes"]
+    return lambda shard: (
+        tf.data.TFRecordDataset(shard)
+        .map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(_BATCH)
+        .map(resize, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(2))
 
-        def resize(images, attributes):
-            return to_model_pixels(images, size), attributes
 
-        self._make_dataset = lambda shard: (
-            tf.data.TFRecordDataset(shard)
-            .map(decode, num_parallel_calls=tf.data.AUTOTUNE)
-            .batch(_BATCH)
-            .map(resize, num_parallel_calls=tf.data.AUTOTUNE)
-            .prefetch(2))
+def write_shard(batches, shard: str, target: str, pixels: image_summary.SplitPixels,
+                progress: Progress) -> int:
+    """Writes one TFDS shard's examples into `target` (gzip TFRecord); the count."""
+    count = 0
+    try:
+        with tf.io.TFRecordWriter(target, options="GZIP") as writer:
+            for images, attributes in batches.as_numpy_iterator():
+                for record in encode_examples(images, attributes):
+                    writer.write(record)
+                pixels.add(images)
+                count += len(images)
+                progress.advance(len(images))
+    except tf.errors.DataLossError as error:
+        raise InvalidDatasetError(
+            f"Corrupt TFRecord shard {shard} (after {count} good records): "
+            f"{error.message}. Re-prepare the dataset.") from None
+    except tf.errors.InvalidArgumentError as error:
+        raise InvalidDatasetError(
+            f"Cannot decode a record of shard {shard} (after {count} good "
+            f"records): {error.message}") from None
+    return count
 
-    def process(self, shard: str):
-        count = 0
+
+def _move_files(source: str, target: str) -> None:
+    """Moves every file of `source` into `target`, file by file (object stores such
+    as GCS rename files, not folders)."""
+    tf.io.gfile.makedirs(target)
+    for name in tf.io.gfile.listdir(source):
+        tf.io.gfile.rename(os.path.join(source, name), os.path.join(target, name))
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+    """Writes the splits itself (no Beam pipeline); a Beam executor only so the
+    component keeps TFX's Beam component interface (beam_pipeline_args)."""
+
+    def Do(self, input_dict, output_dict, exec_properties: Dict[str, Any]) -> None:
+        self._log_startup(input_dict, output_dict, exec_properties)
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(exec_properties["input_config"], input_config)
+        output_config = example_gen_pb2.Output()
+        proto_utils.json_to_proto(exec_properties["output_config"], output_config)
+        if output_config.split_config.splits:
+            raise ValueError("CelebAExampleGen takes its splits from the dataset; "
+                             "output_config must not split them again")
+        split_names = example_gen_utils.generate_output_split_names(
+            input_config, output_config)
+        image_size = int(exec_properties["image_size"])
+
+        folder = locate_dataset(exec_properties)
+        builder = check_layout(folder)
+        for split in input_config.splits:
+            if split.pattern not in builder.info.splits:
+                raise InvalidDatasetError(
+                    f"Dataset at {folder} has no split '{split.pattern}' "
+                    f"(it has {sorted(builder.info.splits.keys())})")
+
+        examples = artifact_utils.get_single_instance(output_dict["examples"])
+        examples.split_names = artifact_utils.encode_split_names(split_names)
+        staging = os.path.join(examples.uri, f"{_STAGING_PREFIX}{uuid.uuid4().hex}")
+        tf.io.gfile.makedirs(staging)
         try:
-            for images, attributes in self._make_dataset(shard).as_numpy_iterator():
-                serialized = _encode_examples(images, attributes)
-                count += len(serialized)
-                yield from serialized
-        except tf.errors.DataLossError as error:
-            raise InvalidDatasetError(
-                f"Corrupt TFRecord shard {shard} (after {count} good records): "
-                f"{error.message}. Re-prepare the dataset.") from None
-        except tf.errors.InvalidArgumentError as error:
-            raise InvalidDatasetError(
-                f"Cannot decode a record of shard {shard} (after {count} good "
-                f"records): {error.message}") from None
-        logging.info("CelebAExampleGen: %s -> %d examples", shard, count)
+            summaries = self._write_splits(input_config, builder, folder, image_size,
+                                           staging)
+            for split in input_config.splits:
+                _move_files(os.path.join(staging, f"Split-{split.name}"),
+                            artifact_utils.get_split_uri([examples], split.name))
+            image_summary.write(examples.uri, IMAGE_FEATURE, image_size, summaries)
+        finally:
+            if tf.io.gfile.exists(staging):
+                tf.io.gfile.rmtree(staging)
+
+        examples_utils.set_payload_format(
+            examples, exec_properties.get("output_data_format")
+            or example_gen_pb2.FORMAT_TF_EXAMPLE)
+        examples_utils.set_file_format(examples, write_split.to_file_format_str(
+            exec_properties.get("output_file_format")
+            or example_gen_pb2.FORMAT_TFRECORDS_GZIP))
+        logging.info("CelebAExampleGen: wrote splits %s (image: %d bytes of uint8 "
+                     "pixels per example) to %s", split_names, image_bytes(image_size),
+                     examples.uri)
+
+    def _write_splits(self, input_config, builder, folder: str, image_size: int,
+                      staging: str) -> Dict[str, image_summary.SplitPixels]:
+        read_shard = _shard_reader(folder, image_size)
+        summaries = {}
+        for split in input_config.splits:
+            info = builder.info.splits[split.pattern]
+            shards = [str(p) for p in info.filepaths]
+            logging.info("CelebAExampleGen: split %s: %d examples in %d shards from %s",
+                         split.pattern, info.num_examples, len(shards), folder)
+            out = os.path.join(staging, f"Split-{split.name}")
+            tf.io.gfile.makedirs(out)
+            pixels = summaries[split.name] = image_summary.SplitPixels()
+            progress = Progress(f"CelebAExampleGen: split {split.name}",
+                                total=info.num_examples, unit="faces")
+            for index, shard in enumerate(shards):
+                target = os.path.join(
+                    out, f"{write_split.DEFAULT_TF_RECORD_FILE_NAME}-"
+                         f"{index:05d}-of-{len(shards):05d}.gz")
+                count = write_shard(read_shard(shard), shard, target, pixels, progress)
+                logging.info("CelebAExampleGen: %s -> %d examples", shard, count)
+            progress.done()
+            if pixels.examples != info.num_examples:
+                raise InvalidDatasetError(
+                    f"Split '{split.pattern}' of {folder}: read {pixels.examples} "
+                    f"examples, its dataset_info.json says {info.num_examples}")
+        return summaries

@@ -3,12 +3,14 @@
 ExampleValidator alone never stops a run: it writes anomalies that nothing reads.
 The gate reads them, adds the checks that a schema inferred from the training split
 cannot express (the label is binary, the group is present, values lie in their
-bounds, no NaN), and names the split, feature and problem of each failure.
+bounds, no NaN; stored images are exactly size*size*3 bytes, not blank, and no
+split's brightness is far from train's), and names the split, feature and problem
+of each failure.
 """
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Mapping, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
@@ -125,13 +127,95 @@ def bound_problems(split: str, stats: statistics_pb2.DatasetFeatureStatistics,
     return problems
 
 
+def image_size_problems(split: str, stats: statistics_pb2.DatasetFeatureStatistics,
+                        feature_name: str, image_size: int) -> List[str]:
+    """Every example holds one bytes value of exactly size*size*3 bytes.
+
+    Reads TFDV's bytes statistics (min/max bytes per value), which TFDV computes
+    when its StatsOptions schema gives the feature an `image_domain` (the
+    pipeline's StatisticsGen does); without them, the average string length.
+    """
+    where = f"split '{split}': feature '{feature_name}'"
+    expected = image_size * image_size * 3
+    shape = f"{expected} bytes ({image_size}x{image_size}x3 uint8 pixels)"
+    feature = _features(stats).get(feature_name)
+    if feature is None:
+        return [f"{where} is missing (expected one value of {shape} per example)"]
+    kind = feature.WhichOneof("stats")
+    if kind == "num_stats":
+        return [f"{where} holds numbers; expected one bytes value of {shape} per "
+                "example (examples written by an older ExampleGen? re-run it)"]
+    common = _common(feature)
+    problems = []
+    if common.num_missing:
+        problems.append(f"{where}: missing in {common.num_missing} of "
+                        f"{stats.num_examples} examples")
+    if common.min_num_values != 1 or common.max_num_values != 1:
+        problems.append(f"{where}: {common.min_num_values} to {common.max_num_values} "
+                        "values per example, expected exactly 1")
+    if kind == "bytes_stats":
+        low, high = int(feature.bytes_stats.min_num_bytes), int(
+            feature.bytes_stats.max_num_bytes)
+        if (low, high) != (expected, expected):
+            found = f"{low}" if low == high else f"{low} to {high}"
+            problems.append(f"{where}: every image must be exactly {shape}; found "
+                            f"images of {found} bytes (expected {expected})")
+    elif kind == "string_stats":
+        average = feature.string_stats.avg_length
+        if abs(average - expected) > 1e-6:
+            problems.append(f"{where}: every image must be exactly {shape}; found "
+                            f"an average of {average:g} bytes (expected {expected})")
+    return problems
+
+
+# Pixel checks over the ExampleGen's per-split summaries (fairgate.image_summary).
+MAX_BLANK_SHARE = 0.01  # of a split's images with one value in every pixel
+MAX_BRIGHTNESS_SHIFT = 25.0  # uint8 levels between a split's mean and train's
+
+
+def pixel_problems(summary: Optional[Mapping], feature_name: str, image_size: int,
+                   train_split: str = "train") -> List[str]:
+    """No split has many blank images or a mean brightness far from train's."""
+    if summary is None:
+        return [f"feature '{feature_name}': the examples artifact has no pixel summary "
+                "(image_summary.json, written by CelebAExampleGen): pixels cannot be "
+                "checked"]
+    expected = image_size * image_size * 3
+    if summary.get("image_bytes") != expected:
+        return [f"feature '{feature_name}': the ExampleGen wrote images of "
+                f"{summary.get('image_bytes')} bytes, the run expects {expected} "
+                f"({image_size}x{image_size}x3)"]
+    splits = summary.get("splits") or {}
+    problems = []
+    train = splits.get(train_split)
+    for split, pixels in sorted(splits.items()):
+        where = f"split '{split}': feature '{feature_name}'"
+        count, blank = pixels["examples"], pixels["blank_images"]
+        if count and blank > MAX_BLANK_SHARE * count:
+            problems.append(f"{where}: {blank} of {count} images are blank (one value "
+                            f"in every pixel); at most {MAX_BLANK_SHARE:.0%} may be")
+        if train and split != train_split and count and \
+                abs(pixels["mean_brightness"] - train["mean_brightness"]) > \
+                MAX_BRIGHTNESS_SHIFT:
+            problems.append(
+                f"{where}: mean brightness {pixels['mean_brightness']:.1f} is far from "
+                f"train's {train['mean_brightness']:.1f} (more than "
+                f"{MAX_BRIGHTNESS_SHIFT:g} of 255 levels apart)")
+    return problems
+
+
 def find_problems(
         statistics: Mapping[str, statistics_pb2.DatasetFeatureStatistics],
         anomalies: Mapping[str, anomalies_pb2.Anomalies],
         label_key: str, group_key: str,
         bounds: Mapping[str, Tuple[float, float]] = (),
-        train_split: str = "train") -> List[str]:
-    """All reasons the data must not reach training; empty when it may."""
+        train_split: str = "train",
+        image: Optional[Mapping] = None,
+        pixel_summary: Optional[Mapping] = None) -> List[str]:
+    """All reasons the data must not reach training; empty when it may.
+
+    `image`: {"feature": name, "image_size": n} for image runs (stored uint8
+    images); `pixel_summary`: the ExampleGen's image_summary.json."""
     problems = []
     bounds = dict(bounds)
     for split in sorted(statistics):
@@ -139,6 +223,12 @@ def find_problems(
         problems += role_problems(split, stats, label_key, group_key,
                                   is_train=split == train_split)
         problems += bound_problems(split, stats, bounds)
+        if image:
+            problems += image_size_problems(split, stats, image["feature"],
+                                            int(image["image_size"]))
         if split in anomalies:
             problems += anomaly_problems(split, anomalies[split])
+    if image:
+        problems += pixel_problems(pixel_summary, image["feature"],
+                                   int(image["image_size"]), train_split)
     return problems

@@ -21,8 +21,13 @@ class DataValidationGateSpec(ComponentSpec):
         # condition_keys: [...], unseen_category_tolerance: x}: a tabular run,
         # validated on its own columns (run_schema.py). Empty: every column.
         "run_columns": ExecutionParameter(type=str, optional=True),
+        # JSON {feature: name, image_size: n}: an image run, whose stored images
+        # must be exactly n*n*3 bytes and pass the pixel checks. Empty: none.
+        "image": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
+        # Only its image_summary.json is read (the ExampleGen's pixel summaries).
+        "examples": ChannelParameter(type=standard_artifacts.Examples, optional=True),
         "statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics),
         "schema": ChannelParameter(type=standard_artifacts.Schema),
         "anomalies": ChannelParameter(type=standard_artifacts.ExampleAnomalies),
@@ -34,8 +39,10 @@ class DataValidationGate(base_component.BaseComponent):
     """Fails the run, naming split, feature and problem, when the data is not fit.
 
     It fails on any ExampleValidator anomaly, a missing or non-binary label, a
-    missing group, and numeric features outside their bounds or holding NaN. On
-    success it outputs `validated_schema`, which the Trainer consumes.
+    missing group, numeric features outside their bounds or holding NaN, and, in
+    image runs, stored images that are not exactly size*size*3 bytes, splits with
+    blank images or a mean brightness far from train's. On success it outputs
+    `validated_schema`, which the Trainer consumes.
 
     Args:
       statistics, schema, anomalies: StatisticsGen / SchemaGen / ExampleValidator
@@ -45,6 +52,8 @@ class DataValidationGate(base_component.BaseComponent):
       run_columns: optional, for tabular runs: the columns the run uses (see
         run_schema.py); only they are validated, and `validated_schema` holds
         only them.
+      image: optional, for image runs: {"feature": name, "image_size": n}.
+      examples: the ExampleGen's output, for its pixel summaries (image runs).
     """
 
     SPEC_CLASS = DataValidationGateSpec
@@ -53,9 +62,13 @@ class DataValidationGate(base_component.BaseComponent):
     def __init__(self, statistics: types.BaseChannel, schema: types.BaseChannel,
                  anomalies: types.BaseChannel, label_key: str, group_key: str,
                  feature_bounds: Optional[Mapping[str, Sequence[float]]] = None,
-                 run_columns: Optional[Mapping[str, object]] = None):
+                 run_columns: Optional[Mapping[str, object]] = None,
+                 image: Optional[Mapping[str, object]] = None,
+                 examples: Optional[types.BaseChannel] = None):
         super().__init__(spec=DataValidationGateSpec(
             statistics=statistics, schema=schema, anomalies=anomalies,
+            examples=examples,
+            image=json.dumps(image, sort_keys=True) if image else "",
             label_key=label_key, group_key=group_key,
             feature_bounds=json.dumps(
                 {k: list(v) for k, v in sorted((feature_bounds or {}).items())}),

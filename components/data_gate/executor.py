@@ -16,6 +16,7 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
 from components.data_gate import checks, run_schema
+from fairgate import image_summary
 
 
 class DataValidationError(ValueError):
@@ -67,11 +68,17 @@ class Executor(base_executor.BaseExecutor):
                 for split, stats in statistics.items()}
             logging.info("DataValidationGate: the model's features are %s",
                          ", ".join(features))
+        image = json.loads(exec_properties.get("image") or "{}")
+        pixel_summary = None
+        if image and input_dict.get("examples"):
+            pixel_summary = image_summary.read(
+                artifact_utils.get_single_uri(input_dict["examples"]))
         problems = checks.find_problems(
             statistics, anomalies,
             label_key=exec_properties["label_key"],
             group_key=exec_properties["group_key"],
-            bounds={name: tuple(pair) for name, pair in bounds.items()})
+            bounds={name: tuple(pair) for name, pair in bounds.items()},
+            image=image or None, pixel_summary=pixel_summary)
         if problems:
             raise DataValidationError(
                 f"Data validation failed on {len(problems)} check(s); the run stops "

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from fairgate.embedded_celeba import faces
+from fairgate.progress import Progress
 
 NAME = "embedded_celeb_a"
 DEFAULT_NUM_EXAMPLES = 20_000
@@ -89,14 +90,18 @@ class EmbeddedCelebA(tfds.core.GeneratorBasedBuilder):
                   for start in range(0, count, _CHUNK)]
         workers = min(os.cpu_count() or 1, len(chunks))
         logging.info("Generating %d %s faces with %d processes", count, split, workers)
+        progress = Progress(f"Generating embedded faces: split {split}", total=count,
+                            unit="faces")
         if workers <= 1:
             results = (faces.render_examples(*chunk) for chunk in chunks)
-            yield from _keyed(split, results)
-            return
-        # Rendering is numpy-bound; spawned workers never import TensorFlow.
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            yield from _keyed(split, pool.map(_render_chunk, chunks))
+            yield from _keyed(split, results, progress)
+        else:
+            # Rendering is numpy-bound; spawned workers never import TensorFlow.
+            context = multiprocessing.get_context("spawn")
+            with concurrent.futures.ProcessPoolExecutor(
+                    workers, mp_context=context) as pool:
+                yield from _keyed(split, pool.map(_render_chunk, chunks), progress)
+        progress.done()
 
 
 _CHUNK = 500
@@ -106,10 +111,11 @@ def _render_chunk(chunk):
     return faces.render_examples(*chunk)
 
 
-def _keyed(split, chunk_results):
+def _keyed(split, chunk_results, progress: Progress):
     for chunk in chunk_results:
         for index, example in chunk:
             yield f"{split}_{index:06d}", example
+        progress.advance(len(chunk))
 
 
 def prepare(data_dir: str, num_examples: int = DEFAULT_NUM_EXAMPLES, seed: int = 0):
