@@ -80,7 +80,7 @@ def test_calibration_keeps_every_decision_and_lowers_log_loss(tmp_path):
 
 
 def test_image_bytes_signature_takes_the_group_as_a_second_input(tmp_path):
-    from fairgate.images import to_model_pixels
+    from fairgate.images import decode_stored, to_stored_pixels
     size, count = 8, 24
     rng = np.random.default_rng(5)
     images = rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8)
@@ -91,15 +91,16 @@ def test_image_bytes_signature_takes_the_group_as_a_second_input(tmp_path):
                        group_dtype=tf.int64)
     flat = size * size * 3
     path = os.path.join(str(tmp_path), "image_model")
-    export.save(model, path, {"image": tf.io.FixedLenFeature([flat], tf.float32)},
-                lambda parsed: parsed["image"], image_size=size, head=head)
+    export.save(model, path, {"image": tf.io.FixedLenFeature([], tf.string)},
+                lambda parsed: decode_stored(parsed["image"], size), image_size=size,
+                head=head)
     loaded = tf.saved_model.load(path)
     pngs = [tf.io.encode_png(image).numpy() for image in images]
     by_bytes = loaded.signatures["serving_image_bytes"](
         image_bytes=tf.constant(pngs), group=tf.constant(young, tf.int64))
-    pixels = to_model_pixels(images, size).numpy().reshape(count, flat)
+    pixels = to_stored_pixels(images, size).numpy().reshape(count, flat)
     examples = [tf.train.Example(features=tf.train.Features(feature={
-        "image": tf.train.Feature(float_list=tf.train.FloatList(value=row)),
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[row.tobytes()])),
         "Young": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(g)]))})
     ).SerializeToString() for row, g in zip(pixels, young)]
     by_example = loaded.signatures["serving_default"](examples=tf.constant(examples))
