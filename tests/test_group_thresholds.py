@@ -97,3 +97,19 @@ def test_vectorised_bounds_equal_fairgate_intervals():
     for x, n in ((0, 10), (3, 40), (17, 200), (199, 200)):
         low, high = group_thresholds._rate_interval(np.array([x]), np.array([n]), 0.9)
         assert np.allclose([low[0], high[0]], intervals.rate_interval(x, n, 0.9))
+
+
+def test_candidates_keep_every_cut_for_adjacent_and_huge_logits():
+    # adjacent float32 logits (a float64 midpoint rounds onto one of them) and
+    # logits beyond 2**24 (where min - 1 == min in float32)
+    near = np.float32(1.0) + np.arange(6, dtype=np.float32) * np.finfo(np.float32).eps
+    huge = np.float32(3e7) + np.arange(4, dtype=np.float32) * 2
+    for logits in (near, huge, -huge):
+        candidates = group_thresholds.candidate_thresholds(logits)
+        assert candidates.dtype == np.float32
+        cuts = {int((logits > t).sum()) for t in candidates}
+        assert cuts == set(range(len(logits) + 1)), (logits, candidates)
+    many = np.random.default_rng(0).normal(0, 1, 5000).astype(np.float32)
+    capped = group_thresholds.candidate_thresholds(many, 100)
+    assert len(capped) <= 102  # the cap, the all-positive one and 0.0
+    assert {0, len(many)} <= {int((many > t).sum()) for t in capped}

@@ -13,11 +13,12 @@ bound (RateGap) is within the limit; with `level=None` the point rates are.
 
 Rules (documented choices):
 
-* Candidates per group: the midpoints of the group's sorted unique eval logits
-  (subsampled to at most `MAX_CANDIDATES` by quantiles), one below the smallest
-  and one above the largest logit (everyone negative / positive), and 0.0 (the
-  model's own decision). All are float32 numbers, so `logit > threshold` is the
-  same comparison in numpy and inside the exported float32 model.
+* Candidates per group: the group's unique float32 eval logits (subsampled to
+  at most `MAX_CANDIDATES` by quantiles; the largest makes everyone negative),
+  the next float32 below the smallest (everyone positive), and 0.0 (the model's
+  own decision). All are float32 numbers taken from the logits unchanged, so
+  `logit > threshold` is the same comparison in numpy and inside the exported
+  float32 model and no cut is lost to rounding.
 * Groups that no constraint names keep 0.0, the model's own decision: the
   post-processing moves only what the constraints require (the least disparate
   treatment), and a small unnamed group's eval-optimal threshold would be noise.
@@ -131,17 +132,21 @@ class _Group:
 
 
 def candidate_thresholds(logits, max_candidates: int = MAX_CANDIDATES) -> np.ndarray:
-    """Sorted float32 candidates: midpoints of the sorted unique logits (at most
-    `max_candidates` of them, by quantiles), one below and one above all, 0.0."""
+    """Sorted float32 candidates for the rule `logit > t`: the group's unique
+    float32 logits themselves (t = a logit cuts just above it; the largest makes
+    everyone negative), subsampled to at most `max_candidates` by quantiles
+    (the smallest and largest kept), the next float32 below the smallest
+    (everyone positive) and 0.0. No arithmetic on the logits, so no cut is lost
+    to rounding (a midpoint of two adjacent floats, or min - 1 above 2**24)."""
     unique = np.unique(np.asarray(logits, np.float32))
     if unique.size == 0:
         return np.array([DEFAULT_THRESHOLD], np.float32)
-    midpoints = (unique[:-1].astype(np.float64) + unique[1:]) / 2
-    if midpoints.size > max_candidates:
-        picks = np.round(np.linspace(0, midpoints.size - 1, max_candidates)).astype(int)
-        midpoints = midpoints[np.unique(picks)]
-    ends = [float(unique[0]) - 1.0, float(unique[-1]) + 1.0, DEFAULT_THRESHOLD]
-    return np.unique(np.concatenate([midpoints, ends]).astype(np.float32))
+    if unique.size > max_candidates:
+        picks = np.round(np.linspace(0, unique.size - 1, max_candidates)).astype(int)
+        unique = unique[np.unique(picks)]
+    below = np.nextafter(unique[0], np.float32(-np.inf))
+    return np.unique(np.concatenate(
+        [unique, [below, np.float32(DEFAULT_THRESHOLD)]]).astype(np.float32))
 
 
 # --- the search ---
