@@ -64,6 +64,10 @@ def _groups_array(groups) -> np.ndarray:
 
 
 # --- vectorised confidence bounds (the same formulas as fairgate.intervals) ---
+# Kept vectorised for speed: the exhaustive search bounds every pair of
+# candidates at once (257 x 257 for a two-group gap); scalar calls of
+# fairgate.intervals would take seconds. tests/test_group_thresholds.py checks
+# these against fairgate.intervals (rate bounds and the Newcombe gap).
 
 def _wilson(x, n, z):
     x, n = np.asarray(x, float), np.asarray(n, float)
@@ -83,6 +87,15 @@ def _clopper_pearson(x, n, level):
         upper = np.where(x >= n, 1.0, special.betaincinv(
             x + 1, np.maximum(n - x, 1e-300), 1 - alpha))
     return lower, upper
+
+
+def _newcombe_upper(xa, na, xb, nb, z):
+    """intervals.newcombe(xa, na, xb, nb, level)[1], vectorised (z = z_value(level)):
+    the upper bound of rate a minus rate b."""
+    pa, pb = xa / na, xb / nb
+    _, ua = _wilson(xa, na, z)
+    lb, _ = _wilson(xb, nb, z)
+    return pa - pb + np.sqrt((ua - pa) ** 2 + (pb - lb) ** 2)
 
 
 def _rate_interval(x, n, level):
@@ -188,11 +201,8 @@ def _violation(c, index: Dict[Any, np.ndarray], table: Dict[Any, _Group],
             if z is None:
                 both = np.maximum(pa - pb, pb - pa) - c.max_gap
             else:
-                la, ua = _wilson(xa, na, z)
-                lb, ub = _wilson(xb, nb, z)
-                ab = pa - pb + np.sqrt((ua - pa) ** 2 + (pb - lb) ** 2)
-                ba = pb - pa + np.sqrt((ub - pb) ** 2 + (pa - la) ** 2)
-                both = np.maximum(ab, ba) - c.max_gap
+                both = np.maximum(_newcombe_upper(xa, na, xb, nb, z),
+                                  _newcombe_upper(xb, nb, xa, na, z)) - c.max_gap
         worst = both if worst is None else np.maximum(worst, both)
     return worst
 

@@ -207,6 +207,11 @@ def _train_batches(factory, files, schema, inputs: _Inputs, settings: Settings):
             inputs.split, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
 
+def _record_dir(fn_args) -> str:
+    """Where candidates.json and the other records go: beside the SavedModel."""
+    return os.path.dirname(fn_args.serving_model_dir.rstrip("/"))
+
+
 DATA_RECORD = "data_record.json"
 
 
@@ -231,18 +236,12 @@ def _write_data_record(fn_args, kinds, features, labels, groups) -> None:
             for n, c in zip(names, counts)},
         "train_examples": int(len(labels)),
     }
-    path = os.path.join(os.path.dirname(fn_args.serving_model_dir.rstrip("/")),
-                        DATA_RECORD)
+    path = os.path.join(_record_dir(fn_args), DATA_RECORD)
     with tf.io.gfile.GFile(path, "w") as f:
         json.dump(record, f, indent=2)
 
 
 GROUP_THRESHOLDS_RECORD = "group_thresholds.json"
-
-
-def _record_dir(fn_args) -> str:
-    """Where candidates.json and the other records go: beside the SavedModel."""
-    return os.path.dirname(fn_args.serving_model_dir.rstrip("/"))
 
 
 def _group_dtype(schema: schema_pb2.Schema, group: str):
@@ -364,8 +363,7 @@ def run_fn(fn_args) -> None:
                 image_size=settings.image_size if settings.input == "image" else 0,
                 head=head)
     selection.write_record(
-        os.path.join(os.path.dirname(fn_args.serving_model_dir.rstrip("/")),
-                     "candidates.json"),
+        os.path.join(_record_dir(fn_args), "candidates.json"),
         candidates, chosen, mode=settings.mode, constraints=constraints.describe(spec),
         measured_on=list(fn_args.eval_files),
         selection_level=settings.selection_level or None)

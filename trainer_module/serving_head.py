@@ -25,6 +25,8 @@ from typing import Any, Dict, Optional
 import numpy as np
 import tensorflow as tf
 
+from trainer_module.group_thresholds import DEFAULT_THRESHOLD
+
 _HALF_UP = float(np.nextafter(np.float32(0.5), np.float32(1.0)))
 
 
@@ -35,7 +37,7 @@ class ServingHead:
     thresholds: Optional[Dict[Any, float]] = None
     group_key: str = ""
     group_dtype: Any = tf.int64  # tf.int64 or tf.string
-    default_threshold: float = 0.0
+    default_threshold: float = DEFAULT_THRESHOLD  # one source: group_thresholds
 
     @property
     def needs_group(self) -> bool:
