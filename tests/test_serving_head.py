@@ -79,6 +79,27 @@ def test_calibration_keeps_every_decision_and_lowers_log_loss(tmp_path):
     np.testing.assert_array_equal(probabilities > 0.5, raw > 0)
 
 
+def test_degenerate_calibration_fits_are_finite_or_flagged():
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 2, 2000)
+    separable = (2 * labels - 1) * rng.uniform(0.5, 4.0, 2000)
+    scale = calibration.fit_scale(separable, labels)
+    assert 1.0 < scale < 100.0  # finite (Platt's targets), far below the 1e3 bound
+    record = calibration.record(separable, labels, scale)
+    assert not record["at_bound"] and not record["one_class"] and record["warning"] is None
+    assert np.array_equal(scale * separable > 0, separable > 0)
+    # anti-separable: no positive scale helps; the fit ends on the lower bound
+    scale = calibration.fit_scale(-separable, labels)
+    record = calibration.record(-separable, labels, scale)
+    assert record["at_bound"] and "separable" in record["warning"]
+    # one class on eval: nothing to fit, recorded as such
+    ones = np.ones(50, int)
+    scale = calibration.fit_scale(separable[:50], ones)
+    assert scale == 1.0
+    record = calibration.record(separable[:50], ones, scale)
+    assert record["one_class"] and "one class" in record["warning"]
+
+
 def test_image_bytes_signature_takes_the_group_as_a_second_input(tmp_path):
     from fairgate.images import to_model_pixels
     size, count = 8, 24

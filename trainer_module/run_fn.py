@@ -291,6 +291,8 @@ def _post_process(settings: Settings, spec, model, eval_features, eval_labels,
     logging.info("Calibration on eval: scale %.4f; log-loss %.4f -> %.4f, ECE %.4f "
                  "-> %.4f", head.scale, content["log_loss_before"],
                  content["log_loss_after"], content["ece_before"], content["ece_after"])
+    if content["warning"]:
+        logging.warning("Calibration: %s", content["warning"])
     return head
 
 

@@ -162,6 +162,9 @@ def _calibration_html(report: Dict[str, Any]) -> str:
             f"<td>{_fmt(fit.get('log_loss_after'))}</td>"
             f"<td>{_fmt(fit.get('ece_before'))}</td><td>{_fmt(fit.get('ece_after'))}</td>"
             "</tr></table>")
+        if fit.get("warning"):
+            parts.append("<p id='calibration-warning' class='fail'>Calibration fit: "
+                         f"{html.escape(fit['warning'])}.</p>")
     return "\n".join(parts)
 
 
