@@ -155,3 +155,19 @@ def test_choose_on_20000_eval_examples_is_fast():
     start = time.perf_counter()
     group_thresholds.choose(spec, logits, labels, groups, level=0.75)
     assert time.perf_counter() - start < 1.0
+
+
+def test_a_float_group_column_is_refused_in_mode_group_thresholds():
+    import tensorflow as tf
+    from tensorflow_metadata.proto.v0 import schema_pb2
+    from trainer_module import run_fn
+    schema = schema_pb2.Schema()
+    for name, kind in (("score", schema_pb2.FLOAT), ("region", schema_pb2.BYTES),
+                       ("age", schema_pb2.INT)):
+        schema.feature.add(name=name, type=kind)
+    with pytest.raises(ValueError, match=r"data.group column 'score' is of type FLOAT: "
+                                         r"trainer.mode group_thresholds"):
+        run_fn._group_dtype(schema, "score", "group_thresholds")
+    assert run_fn._group_dtype(schema, "region", "group_thresholds") == tf.string
+    assert run_fn._group_dtype(schema, "age", "group_thresholds") == tf.int64
+    assert run_fn._group_dtype(schema, "score", "tfco") == tf.float32  # not served

@@ -244,10 +244,23 @@ def _write_data_record(fn_args, kinds, features, labels, groups) -> None:
 GROUP_THRESHOLDS_RECORD = "group_thresholds.json"
 
 
-def _group_dtype(schema: schema_pb2.Schema, group: str):
+def _group_dtype(schema: schema_pb2.Schema, group: str, mode: str = ""):
+    """The group column's dtype in the serving signatures: tf.string (BYTES) or
+    tf.int64 (INT). Mode group_thresholds needs it to look thresholds up by exact
+    value, so a FLOAT group column is refused there (no other mode serves it)."""
     for feature in schema.feature:
         if feature.name == group:
-            return tf.string if feature.type == schema_pb2.BYTES else tf.int64
+            if feature.type == schema_pb2.BYTES:
+                return tf.string
+            if feature.type == schema_pb2.INT:
+                return tf.int64
+            if mode == "group_thresholds":
+                raise ValueError(
+                    f"data.group column '{group}' is of type "
+                    f"{schema_pb2.FeatureType.Name(feature.type)}: trainer.mode "
+                    "group_thresholds needs an integer or string group column (one "
+                    "threshold per exact value); store the group as integers or text")
+            return tf.float32
     raise ValueError(f"group feature '{group}' is not in the schema")
 
 
@@ -258,7 +271,7 @@ def _post_process(settings: Settings, spec, model, eval_features, eval_labels,
     and recorded beside the model."""
     logits = model.predict(eval_features, batch_size=1024, verbose=0).reshape(-1)
     head = ServingHead(group_key=settings.group,
-                       group_dtype=_group_dtype(schema, settings.group))
+                       group_dtype=_group_dtype(schema, settings.group, settings.mode))
     margins = logits.astype(np.float32)
     if settings.mode == "group_thresholds":
         level = settings.selection_level or None
@@ -301,6 +314,7 @@ def run_fn(fn_args) -> None:
     tf.keras.utils.set_random_seed(settings.seed)
     schema = io_utils.parse_pbtxt_file(fn_args.schema_path, schema_pb2.Schema())
     inputs = _Inputs(settings, schema)
+    _group_dtype(schema, settings.group, settings.mode)  # refuse a FLOAT group early
     factory = fn_args.data_accessor.tf_dataset_factory
 
     eval_features, eval_labels, eval_groups = _load_split(
