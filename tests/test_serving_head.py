@@ -79,6 +79,26 @@ def test_calibration_keeps_every_decision_and_lowers_log_loss(tmp_path):
     np.testing.assert_array_equal(probabilities > 0.5, raw > 0)
 
 
+def test_the_nudge_keeps_decisions_when_the_margin_is_one_float_step(tmp_path):
+    # scale 1e-3 and a margin of one float32 step: sigmoid rounds to exactly 0.5,
+    # so only the nudge keeps "logit > threshold" as "probability > 0.5"
+    head = ServingHead(scale=1e-3, thresholds={"north": 0.0, "south": 0.0},
+                       group_key="region", group_dtype=tf.string)
+    _, rows, raw = _export(tmp_path, head)
+    north = int(np.flatnonzero(rows["region"] == "north")[0])
+    south = int(np.flatnonzero(rows["region"] == "south")[0])
+    just_below = np.nextafter(np.float32(raw[north]), np.float32(-np.inf))
+    head.thresholds = {"north": float(just_below), "south": float(raw[south])}
+    assert np.float32(1e-3) * (np.float32(raw[north]) - just_below) != 0
+    assert np.float32(1 / (1 + np.exp(-1e-3 * float(raw[north] - just_below)))) == 0.5
+    serve, rows, raw = _export(tmp_path, head)
+    p = serve(examples=_serialized(rows))["probabilities"].numpy().reshape(-1)
+    assert p[north] > 0.5  # logit one step above its threshold: positive
+    assert p[south] <= 0.5  # threshold exactly at the logit: negative
+    np.testing.assert_array_equal(
+        p > 0.5, group_thresholds.decide(head.thresholds, raw, rows["region"]))
+
+
 def test_degenerate_calibration_fits_are_finite_or_flagged():
     rng = np.random.default_rng(7)
     labels = rng.integers(0, 2, 2000)
