@@ -39,8 +39,8 @@ def _export(tmp_path, head):
     return tf.saved_model.load(path).signatures["serving_default"], rows, raw
 
 
-def test_group_thresholds_are_inside_the_exported_model(tmp_path):
-    # "east" has no threshold: the default 0.0 (unseen at training time)
+def test_group_thresholds_are_inside_the_exported_model(tmp_path, capfd):
+    # "east" has no threshold: the default 0.0 (as a group absent from eval)
     thresholds = {"north": -0.3, "south": 0.25}
     head = ServingHead(scale=2.5, thresholds=thresholds, group_key="region",
                        group_dtype=tf.string)
@@ -49,7 +49,11 @@ def test_group_thresholds_are_inside_the_exported_model(tmp_path):
     thresholds["north"] = head.thresholds["north"] = float(raw[rows["region"] == "north"][0])
     serve, rows, raw = _export(tmp_path, head)
     assert (raw == thresholds["north"]).any()
+    capfd.readouterr()
     out = serve(examples=_serialized(rows))
+    warning = capfd.readouterr().err
+    assert "without a threshold (not in the eval split the thresholds were chosen " \
+           "on)" in warning and "east" in warning, warning
     served = out["probabilities"].numpy().reshape(-1) > 0.5
     expected = group_thresholds.decide(thresholds, raw, rows["region"])
     np.testing.assert_array_equal(served, expected)
@@ -125,7 +129,7 @@ def test_image_bytes_signature_takes_the_group_as_a_second_input(tmp_path):
     size, count = 8, 24
     rng = np.random.default_rng(5)
     images = rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8)
-    young = rng.integers(0, 3, count)  # 2: a group unseen in training
+    young = rng.integers(0, 3, count)  # 2: a group without a threshold
     tf.keras.utils.set_random_seed(1)
     model = models.image_classifier("mlp", size)
     head = ServingHead(scale=0.7, thresholds={0: -0.05, 1: 0.05}, group_key="Young",

@@ -22,8 +22,10 @@ Rules (documented choices):
 * Groups that no constraint names keep 0.0, the model's own decision: the
   post-processing moves only what the constraints require (the least disparate
   treatment), and a small unnamed group's eval-optimal threshold would be noise.
-* A group value not seen at training time gets `default` (0.0) in `decide` and
-  in the exported model, which logs it (see trainer_module/serving_head.py).
+* Only groups present in the **eval** split get a threshold (a group seen only
+  in train has none). A group value without one gets `default` (0.0) in
+  `decide` and in the exported model, which logs it
+  (see trainer_module/serving_head.py).
 * Search: exhaustive (vectorised) over every combination when the constraints
   name one or two groups; coordinate descent from all-0.0 (each round, each
   group's threshold set to its best candidate with the others fixed; infeasible
@@ -385,6 +387,7 @@ def per_example(thresholds: Dict[Any, float], groups,
 def decide(thresholds: Dict[Any, float], logits, groups,
            default: float = DEFAULT_THRESHOLD) -> np.ndarray:
     """Decisions (bool): logit > the example's group threshold; a group without
-    a threshold (unseen at training time) uses `default`."""
+    a threshold (absent from the eval split the thresholds were chosen on) uses
+    `default`."""
     logits = np.asarray(logits, np.float32).reshape(-1)
     return logits > per_example(thresholds, groups, default)

@@ -283,7 +283,7 @@ def _post_process(settings: Settings, spec, model, eval_features, eval_labels,
                                                     eval_groups, level=level)
         logging.info("Group thresholds (logit space, chosen on eval): %s; eval "
                      "objective %.4f, max violation %.4f; a group without one "
-                     "(unseen in training) uses %.1f", thresholds, objective,
+                     "(absent from the eval split) uses %.1f", thresholds, objective,
                      max(violations, default=0.0), head.default_threshold)
         with tf.io.gfile.GFile(os.path.join(record_dir, GROUP_THRESHOLDS_RECORD),
                                "w") as f:
