@@ -97,3 +97,77 @@ def test_vectorised_bounds_equal_fairgate_intervals():
     for x, n in ((0, 10), (3, 40), (17, 200), (199, 200)):
         low, high = group_thresholds._rate_interval(np.array([x]), np.array([n]), 0.9)
         assert np.allclose([low[0], high[0]], intervals.rate_interval(x, n, 0.9))
+
+
+def test_candidates_keep_every_cut_for_adjacent_and_huge_logits():
+    # adjacent float32 logits (a float64 midpoint rounds onto one of them) and
+    # logits beyond 2**24 (where min - 1 == min in float32)
+    near = np.float32(1.0) + np.arange(6, dtype=np.float32) * np.finfo(np.float32).eps
+    huge = np.float32(3e7) + np.arange(4, dtype=np.float32) * 2
+    for logits in (near, huge, -huge):
+        candidates = group_thresholds.candidate_thresholds(logits)
+        assert candidates.dtype == np.float32
+        cuts = {int((logits > t).sum()) for t in candidates}
+        assert cuts == set(range(len(logits) + 1)), (logits, candidates)
+    many = np.random.default_rng(0).normal(0, 1, 5000).astype(np.float32)
+    capped = group_thresholds.candidate_thresholds(many, 100)
+    assert len(capped) <= 102  # the cap, the all-positive one and 0.0
+    assert {0, len(many)} <= {int((many > t).sum()) for t in capped}
+
+
+@pytest.mark.parametrize("level", [0.75, 0.95])
+def test_vectorised_rate_and_gap_bounds_equal_fairgate_intervals_at_two_levels(level):
+    counts = [(0, 10), (3, 40), (17, 200), (199, 200), (60, 61), (250, 1000)]
+    x = np.array([c[0] for c in counts])
+    n = np.array([c[1] for c in counts])
+    low, high = group_thresholds._rate_interval(x, n, level)
+    expected = np.array([intervals.rate_interval(a, b, level) for a, b in counts])
+    np.testing.assert_allclose(np.stack([low, high], 1), expected, rtol=1e-9, atol=1e-12)
+    z = intervals.z_value(level)
+    xa, xb = x[:, None], x[None, :]
+    na, nb = n[:, None], n[None, :]
+    upper = group_thresholds._newcombe_upper(xa, na, xb, nb, z)
+    expected = np.array([[intervals.newcombe(a, m, b, k, level)[1] for b, k in counts]
+                         for a, m in counts])
+    np.testing.assert_allclose(upper, expected, rtol=1e-9, atol=1e-12)
+    # and the gap constraint's violation is the larger ordered Newcombe bound
+    spec = constraints.parse({"constraints": [{"gap": "false_positive_rate",
+                                               "groups": [0, 1], "max_gap": 0.1}]}, [0, 1])
+    logits, labels, groups = _biased(3000, seed=4)
+    table = {g: group_thresholds._Group(g, logits[groups == g], labels[groups == g])
+             for g in (0, 1)}
+    index = {0: np.arange(len(table[0].candidates))[:, None],
+             1: np.arange(len(table[1].candidates))[None, :]}
+    violation = group_thresholds._violation(spec.constraints[0], index, table, level)
+    for i, j in ((0, 0), (5, 40), (100, 7), (-1, -1)):
+        i, j = i % violation.shape[0], j % violation.shape[1]
+        fa, fb = (int(table[0].fp[i]), table[0].n_neg), (int(table[1].fp[j]), table[1].n_neg)
+        gap = max(intervals.newcombe(*fa, *fb, level)[1],
+                  intervals.newcombe(*fb, *fa, level)[1])
+        assert violation[i, j] == pytest.approx(gap - 0.1, abs=1e-12)
+
+
+def test_choose_on_20000_eval_examples_is_fast():
+    import time
+    logits, labels, groups = _biased(20000, seed=5)
+    spec = _spec({"constraints": [{"gap": "false_positive_rate", "groups": [0, 1],
+                                   "max_gap": 0.05}]}, groups)
+    start = time.perf_counter()
+    group_thresholds.choose(spec, logits, labels, groups, level=0.75)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_a_float_group_column_is_refused_in_mode_group_thresholds():
+    import tensorflow as tf
+    from tensorflow_metadata.proto.v0 import schema_pb2
+    from trainer_module import run_fn
+    schema = schema_pb2.Schema()
+    for name, kind in (("score", schema_pb2.FLOAT), ("region", schema_pb2.BYTES),
+                       ("age", schema_pb2.INT)):
+        schema.feature.add(name=name, type=kind)
+    with pytest.raises(ValueError, match=r"data.group column 'score' is of type FLOAT: "
+                                         r"trainer.mode group_thresholds"):
+        run_fn._group_dtype(schema, "score", "group_thresholds")
+    assert run_fn._group_dtype(schema, "region", "group_thresholds") == tf.string
+    assert run_fn._group_dtype(schema, "age", "group_thresholds") == tf.int64
+    assert run_fn._group_dtype(schema, "score", "tfco") == tf.float32  # not served

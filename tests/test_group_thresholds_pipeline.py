@@ -63,7 +63,7 @@ def test_group_thresholds_mode_through_gates_and_report(tmp_path):
     fit = report["calibration_fit"]
     assert fit["scale"] > 0 and fit["log_loss_after"] <= fit["log_loss_before"]
     page = open(os.path.join(config.resolved_report_dir, "report.html")).read()
-    assert "id='group-thresholds'" in page and "calibration.png" in page
+    assert "id='group-thresholds'" in page and "<img src='calibration.png'" in page
     # The candidate's gated FPR gap is the thresholded model's, and smaller than
     # the unconstrained model's on the same test examples.
     rates = report["models"]

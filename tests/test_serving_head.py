@@ -39,8 +39,8 @@ def _export(tmp_path, head):
     return tf.saved_model.load(path).signatures["serving_default"], rows, raw
 
 
-def test_group_thresholds_are_inside_the_exported_model(tmp_path):
-    # "east" has no threshold: the default 0.0 (unseen at training time)
+def test_group_thresholds_are_inside_the_exported_model(tmp_path, capfd):
+    # "east" has no threshold: the default 0.0 (as a group absent from eval)
     thresholds = {"north": -0.3, "south": 0.25}
     head = ServingHead(scale=2.5, thresholds=thresholds, group_key="region",
                        group_dtype=tf.string)
@@ -49,7 +49,11 @@ def test_group_thresholds_are_inside_the_exported_model(tmp_path):
     thresholds["north"] = head.thresholds["north"] = float(raw[rows["region"] == "north"][0])
     serve, rows, raw = _export(tmp_path, head)
     assert (raw == thresholds["north"]).any()
+    capfd.readouterr()
     out = serve(examples=_serialized(rows))
+    warning = capfd.readouterr().err
+    assert "without a threshold (not in the eval split the thresholds were chosen " \
+           "on)" in warning and "east" in warning, warning
     served = out["probabilities"].numpy().reshape(-1) > 0.5
     expected = group_thresholds.decide(thresholds, raw, rows["region"])
     np.testing.assert_array_equal(served, expected)
@@ -79,12 +83,53 @@ def test_calibration_keeps_every_decision_and_lowers_log_loss(tmp_path):
     np.testing.assert_array_equal(probabilities > 0.5, raw > 0)
 
 
+def test_the_nudge_keeps_decisions_when_the_margin_is_one_float_step(tmp_path):
+    # scale 1e-3 and a margin of one float32 step: sigmoid rounds to exactly 0.5,
+    # so only the nudge keeps "logit > threshold" as "probability > 0.5"
+    head = ServingHead(scale=1e-3, thresholds={"north": 0.0, "south": 0.0},
+                       group_key="region", group_dtype=tf.string)
+    _, rows, raw = _export(tmp_path, head)
+    north = int(np.flatnonzero(rows["region"] == "north")[0])
+    south = int(np.flatnonzero(rows["region"] == "south")[0])
+    just_below = np.nextafter(np.float32(raw[north]), np.float32(-np.inf))
+    head.thresholds = {"north": float(just_below), "south": float(raw[south])}
+    assert np.float32(1e-3) * (np.float32(raw[north]) - just_below) != 0
+    assert np.float32(1 / (1 + np.exp(-1e-3 * float(raw[north] - just_below)))) == 0.5
+    serve, rows, raw = _export(tmp_path, head)
+    p = serve(examples=_serialized(rows))["probabilities"].numpy().reshape(-1)
+    assert p[north] > 0.5  # logit one step above its threshold: positive
+    assert p[south] <= 0.5  # threshold exactly at the logit: negative
+    np.testing.assert_array_equal(
+        p > 0.5, group_thresholds.decide(head.thresholds, raw, rows["region"]))
+
+
+def test_degenerate_calibration_fits_are_finite_or_flagged():
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 2, 2000)
+    separable = (2 * labels - 1) * rng.uniform(0.5, 4.0, 2000)
+    scale = calibration.fit_scale(separable, labels)
+    assert 1.0 < scale < 100.0  # finite (Platt's targets), far below the 1e3 bound
+    record = calibration.record(separable, labels, scale)
+    assert not record["at_bound"] and not record["one_class"] and record["warning"] is None
+    assert np.array_equal(scale * separable > 0, separable > 0)
+    # anti-separable: no positive scale helps; the fit ends on the lower bound
+    scale = calibration.fit_scale(-separable, labels)
+    record = calibration.record(-separable, labels, scale)
+    assert record["at_bound"] and "separable" in record["warning"]
+    # one class on eval: nothing to fit, recorded as such
+    ones = np.ones(50, int)
+    scale = calibration.fit_scale(separable[:50], ones)
+    assert scale == 1.0
+    record = calibration.record(separable[:50], ones, scale)
+    assert record["one_class"] and "one class" in record["warning"]
+
+
 def test_image_bytes_signature_takes_the_group_as_a_second_input(tmp_path):
     from fairgate.images import decode_stored, to_stored_pixels
     size, count = 8, 24
     rng = np.random.default_rng(5)
     images = rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8)
-    young = rng.integers(0, 3, count)  # 2: a group unseen in training
+    young = rng.integers(0, 3, count)  # 2: a group without a threshold
     tf.keras.utils.set_random_seed(1)
     model = models.image_classifier("mlp", size)
     head = ServingHead(scale=0.7, thresholds={0: -0.05, 1: 0.05}, group_key="Young",

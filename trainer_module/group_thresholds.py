@@ -13,16 +13,19 @@ bound (RateGap) is within the limit; with `level=None` the point rates are.
 
 Rules (documented choices):
 
-* Candidates per group: the midpoints of the group's sorted unique eval logits
-  (subsampled to at most `MAX_CANDIDATES` by quantiles), one below the smallest
-  and one above the largest logit (everyone negative / positive), and 0.0 (the
-  model's own decision). All are float32 numbers, so `logit > threshold` is the
-  same comparison in numpy and inside the exported float32 model.
+* Candidates per group: the group's unique float32 eval logits (subsampled to
+  at most `MAX_CANDIDATES` by quantiles; the largest makes everyone negative),
+  the next float32 below the smallest (everyone positive), and 0.0 (the model's
+  own decision). All are float32 numbers taken from the logits unchanged, so
+  `logit > threshold` is the same comparison in numpy and inside the exported
+  float32 model and no cut is lost to rounding.
 * Groups that no constraint names keep 0.0, the model's own decision: the
   post-processing moves only what the constraints require (the least disparate
   treatment), and a small unnamed group's eval-optimal threshold would be noise.
-* A group value not seen at training time gets `default` (0.0) in `decide` and
-  in the exported model, which logs it (see trainer_module/serving_head.py).
+* Only groups present in the **eval** split get a threshold (a group seen only
+  in train has none). A group value without one gets `default` (0.0) in
+  `decide` and in the exported model, which logs it
+  (see trainer_module/serving_head.py).
 * Search: exhaustive (vectorised) over every combination when the constraints
   name one or two groups; coordinate descent from all-0.0 (each round, each
   group's threshold set to its best candidate with the others fixed; infeasible
@@ -63,6 +66,10 @@ def _groups_array(groups) -> np.ndarray:
 
 
 # --- vectorised confidence bounds (the same formulas as fairgate.intervals) ---
+# Kept vectorised for speed: the exhaustive search bounds every pair of
+# candidates at once (257 x 257 for a two-group gap); scalar calls of
+# fairgate.intervals would take seconds. tests/test_group_thresholds.py checks
+# these against fairgate.intervals (rate bounds and the Newcombe gap).
 
 def _wilson(x, n, z):
     x, n = np.asarray(x, float), np.asarray(n, float)
@@ -82,6 +89,15 @@ def _clopper_pearson(x, n, level):
         upper = np.where(x >= n, 1.0, special.betaincinv(
             x + 1, np.maximum(n - x, 1e-300), 1 - alpha))
     return lower, upper
+
+
+def _newcombe_upper(xa, na, xb, nb, z):
+    """intervals.newcombe(xa, na, xb, nb, level)[1], vectorised (z = z_value(level)):
+    the upper bound of rate a minus rate b."""
+    pa, pb = xa / na, xb / nb
+    _, ua = _wilson(xa, na, z)
+    lb, _ = _wilson(xb, nb, z)
+    return pa - pb + np.sqrt((ua - pa) ** 2 + (pb - lb) ** 2)
 
 
 def _rate_interval(x, n, level):
@@ -131,17 +147,21 @@ class _Group:
 
 
 def candidate_thresholds(logits, max_candidates: int = MAX_CANDIDATES) -> np.ndarray:
-    """Sorted float32 candidates: midpoints of the sorted unique logits (at most
-    `max_candidates` of them, by quantiles), one below and one above all, 0.0."""
+    """Sorted float32 candidates for the rule `logit > t`: the group's unique
+    float32 logits themselves (t = a logit cuts just above it; the largest makes
+    everyone negative), subsampled to at most `max_candidates` by quantiles
+    (the smallest and largest kept), the next float32 below the smallest
+    (everyone positive) and 0.0. No arithmetic on the logits, so no cut is lost
+    to rounding (a midpoint of two adjacent floats, or min - 1 above 2**24)."""
     unique = np.unique(np.asarray(logits, np.float32))
     if unique.size == 0:
         return np.array([DEFAULT_THRESHOLD], np.float32)
-    midpoints = (unique[:-1].astype(np.float64) + unique[1:]) / 2
-    if midpoints.size > max_candidates:
-        picks = np.round(np.linspace(0, midpoints.size - 1, max_candidates)).astype(int)
-        midpoints = midpoints[np.unique(picks)]
-    ends = [float(unique[0]) - 1.0, float(unique[-1]) + 1.0, DEFAULT_THRESHOLD]
-    return np.unique(np.concatenate([midpoints, ends]).astype(np.float32))
+    if unique.size > max_candidates:
+        picks = np.round(np.linspace(0, unique.size - 1, max_candidates)).astype(int)
+        unique = unique[np.unique(picks)]
+    below = np.nextafter(unique[0], np.float32(-np.inf))
+    return np.unique(np.concatenate(
+        [unique, [below, np.float32(DEFAULT_THRESHOLD)]]).astype(np.float32))
 
 
 # --- the search ---
@@ -183,11 +203,8 @@ def _violation(c, index: Dict[Any, np.ndarray], table: Dict[Any, _Group],
             if z is None:
                 both = np.maximum(pa - pb, pb - pa) - c.max_gap
             else:
-                la, ua = _wilson(xa, na, z)
-                lb, ub = _wilson(xb, nb, z)
-                ab = pa - pb + np.sqrt((ua - pa) ** 2 + (pb - lb) ** 2)
-                ba = pb - pa + np.sqrt((ub - pb) ** 2 + (pa - la) ** 2)
-                both = np.maximum(ab, ba) - c.max_gap
+                both = np.maximum(_newcombe_upper(xa, na, xb, nb, z),
+                                  _newcombe_upper(xb, nb, xa, na, z)) - c.max_gap
         worst = both if worst is None else np.maximum(worst, both)
     return worst
 
@@ -370,6 +387,7 @@ def per_example(thresholds: Dict[Any, float], groups,
 def decide(thresholds: Dict[Any, float], logits, groups,
            default: float = DEFAULT_THRESHOLD) -> np.ndarray:
     """Decisions (bool): logit > the example's group threshold; a group without
-    a threshold (unseen at training time) uses `default`."""
+    a threshold (absent from the eval split the thresholds were chosen on) uses
+    `default`."""
     logits = np.asarray(logits, np.float32).reshape(-1)
     return logits > per_example(thresholds, groups, default)

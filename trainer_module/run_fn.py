@@ -211,6 +211,11 @@ def _train_batches(factory, files, schema, inputs: _Inputs, settings: Settings):
             inputs.split, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
 
+def _record_dir(fn_args) -> str:
+    """Where candidates.json and the other records go: beside the SavedModel."""
+    return os.path.dirname(fn_args.serving_model_dir.rstrip("/"))
+
+
 DATA_RECORD = "data_record.json"
 
 
@@ -235,8 +240,7 @@ def _write_data_record(fn_args, kinds, features, labels, groups) -> None:
             for n, c in zip(names, counts)},
         "train_examples": int(len(labels)),
     }
-    path = os.path.join(os.path.dirname(fn_args.serving_model_dir.rstrip("/")),
-                        DATA_RECORD)
+    path = os.path.join(_record_dir(fn_args), DATA_RECORD)
     with tf.io.gfile.GFile(path, "w") as f:
         json.dump(record, f, indent=2)
 
@@ -244,15 +248,23 @@ def _write_data_record(fn_args, kinds, features, labels, groups) -> None:
 GROUP_THRESHOLDS_RECORD = "group_thresholds.json"
 
 
-def _record_dir(fn_args) -> str:
-    """Where candidates.json and the other records go: beside the SavedModel."""
-    return os.path.dirname(fn_args.serving_model_dir.rstrip("/"))
-
-
-def _group_dtype(schema: schema_pb2.Schema, group: str):
+def _group_dtype(schema: schema_pb2.Schema, group: str, mode: str = ""):
+    """The group column's dtype in the serving signatures: tf.string (BYTES) or
+    tf.int64 (INT). Mode group_thresholds needs it to look thresholds up by exact
+    value, so a FLOAT group column is refused there (no other mode serves it)."""
     for feature in schema.feature:
         if feature.name == group:
-            return tf.string if feature.type == schema_pb2.BYTES else tf.int64
+            if feature.type == schema_pb2.BYTES:
+                return tf.string
+            if feature.type == schema_pb2.INT:
+                return tf.int64
+            if mode == "group_thresholds":
+                raise ValueError(
+                    f"data.group column '{group}' is of type "
+                    f"{schema_pb2.FeatureType.Name(feature.type)}: trainer.mode "
+                    "group_thresholds needs an integer or string group column (one "
+                    "threshold per exact value); store the group as integers or text")
+            return tf.float32
     raise ValueError(f"group feature '{group}' is not in the schema")
 
 
@@ -263,7 +275,7 @@ def _post_process(settings: Settings, spec, model, eval_features, eval_labels,
     and recorded beside the model."""
     logits = model.predict(eval_features, batch_size=1024, verbose=0).reshape(-1)
     head = ServingHead(group_key=settings.group,
-                       group_dtype=_group_dtype(schema, settings.group))
+                       group_dtype=_group_dtype(schema, settings.group, settings.mode))
     margins = logits.astype(np.float32)
     if settings.mode == "group_thresholds":
         level = settings.selection_level or None
@@ -275,7 +287,7 @@ def _post_process(settings: Settings, spec, model, eval_features, eval_labels,
                                                     eval_groups, level=level)
         logging.info("Group thresholds (logit space, chosen on eval): %s; eval "
                      "objective %.4f, max violation %.4f; a group without one "
-                     "(unseen in training) uses %.1f", thresholds, objective,
+                     "(absent from the eval split) uses %.1f", thresholds, objective,
                      max(violations, default=0.0), head.default_threshold)
         with tf.io.gfile.GFile(os.path.join(record_dir, GROUP_THRESHOLDS_RECORD),
                                "w") as f:
@@ -296,6 +308,8 @@ def _post_process(settings: Settings, spec, model, eval_features, eval_labels,
     logging.info("Calibration on eval: scale %.4f; log-loss %.4f -> %.4f, ECE %.4f "
                  "-> %.4f", head.scale, content["log_loss_before"],
                  content["log_loss_after"], content["ece_before"], content["ece_after"])
+    if content["warning"]:
+        logging.warning("Calibration: %s", content["warning"])
     return head
 
 
@@ -304,6 +318,7 @@ def run_fn(fn_args) -> None:
     tf.keras.utils.set_random_seed(settings.seed)
     schema = io_utils.parse_pbtxt_file(fn_args.schema_path, schema_pb2.Schema())
     inputs = _Inputs(settings, schema)
+    _group_dtype(schema, settings.group, settings.mode)  # refuse a FLOAT group early
     factory = fn_args.data_accessor.tf_dataset_factory
 
     eval_features, eval_labels, eval_groups = _load_split(
@@ -368,8 +383,7 @@ def run_fn(fn_args) -> None:
                 image_size=settings.image_size if settings.input == "image" else 0,
                 head=head)
     selection.write_record(
-        os.path.join(os.path.dirname(fn_args.serving_model_dir.rstrip("/")),
-                     "candidates.json"),
+        os.path.join(_record_dir(fn_args), "candidates.json"),
         candidates, chosen, mode=settings.mode, constraints=constraints.describe(spec),
         measured_on=list(fn_args.eval_files),
         selection_level=settings.selection_level or None)

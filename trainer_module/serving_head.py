@@ -12,7 +12,8 @@ every example. The outputs also hold `logits` (the model's raw logit).
 With group thresholds the signatures need the group: `serving_default` parses it
 from the tf.Example (required: an example without it is an error, not a silent
 default), `serving_image_bytes` takes it as a second input `group`. A group
-value without a threshold (unseen at training time) gets `default_threshold`
+value without a threshold (absent from the eval split the thresholds were
+chosen on, even if train held it) gets `default_threshold`
 (0.0, the unconstrained model's own decision) and the model logs a warning
 naming the value (tf.print to stderr, once per batch holding one).
 """
@@ -25,6 +26,8 @@ from typing import Any, Dict, Optional
 import numpy as np
 import tensorflow as tf
 
+from trainer_module.group_thresholds import DEFAULT_THRESHOLD
+
 _HALF_UP = float(np.nextafter(np.float32(0.5), np.float32(1.0)))
 
 
@@ -35,7 +38,7 @@ class ServingHead:
     thresholds: Optional[Dict[Any, float]] = None
     group_key: str = ""
     group_dtype: Any = tf.int64  # tf.int64 or tf.string
-    default_threshold: float = 0.0
+    default_threshold: float = DEFAULT_THRESHOLD  # one source: group_thresholds
 
     @property
     def needs_group(self) -> bool:
@@ -63,8 +66,9 @@ class ServingHead:
         unseen = tf.boolean_mask(groups, tf.logical_not(known))
 
         def warn():
-            tf.print("fairgate: group value(s) without a threshold (unseen at "
-                     "training time), using the default threshold",
+            tf.print("fairgate: group value(s) without a threshold (not in the "
+                     "eval split the thresholds were chosen on), using the "
+                     "default threshold",
                      self.default_threshold, "for", unseen, output_stream=sys.stderr)
             return tf.constant(0)
 

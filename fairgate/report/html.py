@@ -145,10 +145,26 @@ def render(report: Dict[str, Any]) -> str:
 
 def _calibration_html(report: Dict[str, Any]) -> str:
     fit = report.get("calibration_fit")
-    parts = ["<h2 id='calibration'>Calibration</h2><p>Each model's reliability curve "
-             "on the evaluated split (figure <i>calibration.png</i>): per score bin, "
-             "the mean predicted probability against the observed positive rate, with "
-             "the examples per bin. Scores are calibrated on the eval split by a "
+    models = report.get("models", {})
+    drawn = [label for label, model in models.items() if model.get("calibration")]
+    missing = [label for label in models if label not in drawn]
+    why = ("its evaluation has no calibration bins (no CalibrationPlot in its "
+           "EvalConfig, or no example scored)")
+    if not drawn or "calibration" not in report.get("figures", {}):
+        curves = ("<p id='calibration-missing'>No reliability curve was drawn: no "
+                  f"evaluated model has calibration bins "
+                  f"({html.escape(', '.join(missing) or 'no model evaluated')}: no "
+                  "CalibrationPlot in the EvalConfig, or no example scored).</p>")
+    else:
+        curves = (f"<p>Reliability curves on the evaluated split (figure "
+                  f"<i>calibration.png</i>) for: {html.escape(', '.join(drawn))}: per "
+                  "score bin, the mean predicted probability against the observed "
+                  "positive rate, with the examples per bin.</p>")
+        if missing:
+            curves += ("<p id='calibration-missing'>No curve for "
+                       f"{html.escape(', '.join(missing))}: {why}.</p>")
+    parts = ["<h2 id='calibration'>Calibration</h2>", curves,
+             "<p>Scores are calibrated on the eval split by a "
              "scale-only sigmoid <code>p = sigmoid(a &middot; margin)</code>, a &gt; 0 "
              "(margin: the logit, minus the group's threshold in mode "
              "group_thresholds), which never moves a decision at 0.5.</p>"]
@@ -162,6 +178,9 @@ def _calibration_html(report: Dict[str, Any]) -> str:
             f"<td>{_fmt(fit.get('log_loss_after'))}</td>"
             f"<td>{_fmt(fit.get('ece_before'))}</td><td>{_fmt(fit.get('ece_after'))}</td>"
             "</tr></table>")
+        if fit.get("warning"):
+            parts.append("<p id='calibration-warning' class='fail'>Calibration fit: "
+                         f"{html.escape(fit['warning'])}.</p>")
     return "\n".join(parts)
 
 
