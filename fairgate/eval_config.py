@@ -174,3 +174,26 @@ def without_gates(config: tfma.EvalConfig) -> tfma.EvalConfig:
             metric.ClearField("per_slice_thresholds")
             metric.ClearField("cross_slice_thresholds")
     return stripped
+
+
+GATE_MODULE = "fairgate.group_metrics"
+
+
+def report_only(config: tfma.EvalConfig) -> tfma.EvalConfig:
+    """What the report reads of a model that is measured but never judged (the
+    unconstrained model): the report metrics (confusion matrices, Fairness
+    Indicators, calibration), without the gate metrics (fairgate.group_metrics:
+    their intervals and bootstrap regressions only serve thresholds) and
+    without any threshold."""
+    stripped = without_gates(config)
+    kept = []
+    for spec in stripped.metrics_specs:
+        metrics = [m for m in spec.metrics if m.module != GATE_MODULE]
+        if not metrics:
+            continue
+        del spec.metrics[:]
+        spec.metrics.extend(metrics)
+        kept.append(spec)
+    del stripped.metrics_specs[:]
+    stripped.metrics_specs.extend(kept)
+    return stripped

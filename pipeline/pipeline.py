@@ -156,11 +156,12 @@ EVAL_SPLIT = "test"
 
 def evaluator(config: Config, rendered, examples, model, schema, component_id: str,
               gated: bool, baseline_model=None):
-    """`rendered`: the run's EvalConfig; without its gates when not `gated`."""
+    """`rendered`: the run's EvalConfig; its report metrics alone when not `gated`."""
     component = BaselineAwareEvaluator(
         examples=examples, model=model, baseline_model=baseline_model,
         schema=schema, example_splits=[EVAL_SPLIT],
-        eval_config=rendered if gated else eval_config.without_gates(rendered),
+        # Not judged: only what the report reads of it (fewer metrics per example).
+        eval_config=rendered if gated else eval_config.report_only(rendered),
     ).with_id(component_id)
     if config.evaluation.beam_args:
         component = component.with_beam_pipeline_args(list(config.evaluation.beam_args))

@@ -40,6 +40,14 @@ def test_eval_configs_render_for_both_tasks():
         assert all('"g"' in m.config for m in gated
                    if m.module and '"rate": "accuracy"' not in m.config)
         assert not eval_config.has_gates(eval_config.without_gates(rendered))
+        # The unconstrained model's Evaluator: the report's metrics, nothing else.
+        report = eval_config.report_only(rendered)
+        names = {m.class_name for spec in report.metrics_specs for m in spec.metrics}
+        assert {"ConfusionMatrixAtThresholds", "FairnessIndicators",
+                "CalibrationPlot"} <= names
+        assert not any(m.module == eval_config.GATE_MODULE
+                       for spec in report.metrics_specs for m in spec.metrics)
+        assert not eval_config.has_gates(report)
 
 
 def test_evaluation_section_is_checked(tmp_path):
