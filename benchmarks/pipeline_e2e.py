@@ -39,6 +39,7 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WALL_TARGETS = {20_000: 60}  # seconds, after the data exists
 RATIO_TARGET = 2.5  # whole DAG over the ingestion floor
 RSS_TARGET_GB = 3.0
+CELEBA_SIZE = 202_599
 
 
 def _tree_rss(process: psutil.Process) -> int:
@@ -80,7 +81,9 @@ def _component_windows(metadata_path: str) -> dict:
 def _targets(num_examples: int, result: dict, components: dict) -> dict:
     """Targets, and for each missed one the component that holds it: the slowest
     for time, the one with the highest peak for memory."""
-    targets = {"ratio": RATIO_TARGET, "peak_rss_gb": RSS_TARGET_GB}
+    # The issue's targets: ratio and memory at CelebA's size, wall time for the demo.
+    targets = {"ratio": RATIO_TARGET, "peak_rss_gb": RSS_TARGET_GB} \
+        if num_examples >= CELEBA_SIZE else {}
     if num_examples in WALL_TARGETS:
         targets["wall_seconds"] = WALL_TARGETS[num_examples]
     missed = []
