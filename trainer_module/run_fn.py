@@ -314,6 +314,28 @@ def _post_process(settings: Settings, spec, model, eval_features, eval_labels,
 
 
 def run_fn(fn_args) -> None:
+    try:
+        _train_and_export(fn_args)
+    finally:
+        _release_memory()
+
+
+def _release_memory() -> None:
+    """LocalDagRunner runs both Trainers and the Evaluators in one process: hand
+    this Trainer's train cache and models back before the next component starts
+    (measured at 202,599 faces: the Trainer peaked at 3.35 GB on top of what
+    BaselineTrainer had kept)."""
+    import ctypes
+    import gc
+    tf.keras.backend.clear_session()
+    gc.collect()
+    try:  # glibc keeps freed heap pages; give them back to the system
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _train_and_export(fn_args) -> None:
     settings = Settings.from_custom_config(fn_args.custom_config)
     tf.keras.utils.set_random_seed(settings.seed)
     schema = io_utils.parse_pbtxt_file(fn_args.schema_path, schema_pb2.Schema())
