@@ -19,9 +19,10 @@ every group's rates on test with their counts and standard errors, plus
       --data-dir /somewhere/tfds [--work-dir DIR] [--trainer '{"train_epochs": 8}']
 
 With --work-dir an earlier run's cache is reused (only what changed re-runs).
-Targets (issue 13): gap <= 0.005; the constraint met on test within one standard
-error; no other group's constrained rate above the unconstrained model's by more
-than the standard error of their difference.
+Targets (issue 13): gap <= 0.005 (with its paired standard error,
+`tfco_accuracy_gap_se`); the constraint met on test within one standard error;
+no other group's constrained rate above the unconstrained model's by more than
+the standard error of their difference.
 """
 from __future__ import annotations
 
@@ -222,6 +223,13 @@ def main(argv=None):
             test_groups),
         "tfco": summarise(scores["tfco"]["test"] > 0, test_labels, test_groups),
     }
+    # The gap's paired standard error: both models judged on the same examples.
+    correct = {name: decisions == (test_labels == 1) for name, decisions in (
+        ("group_thresholds", group_thresholds.decide(
+            thresholds, scores["unconstrained"]["test"], test_groups)),
+        ("tfco", scores["tfco"]["test"] > 0))}
+    difference = correct["group_thresholds"].astype(float) - correct["tfco"]
+    gap_se = float(difference.std(ddof=1) / math.sqrt(len(difference)))
     summaries["group_thresholds"]["thresholds_logit"] = {
         str(k): round(float(v), 4) for k, v in thresholds.items()}
     with open(os.path.join(outputs["Trainer"]["model"], "candidates.json")) as f:
@@ -237,6 +245,7 @@ def main(argv=None):
         "run_exit_code": code, "run_seconds": round(run_seconds, 1),
         "models": summaries,
         **_checks(spec, summaries),
+        "tfco_accuracy_gap_se": round(gap_se, 4),
         "work_dir": work,
     }
     print(json.dumps(result, indent=2, default=str))
