@@ -58,8 +58,8 @@ class Settings:
     selection_level: float = 0.75
     # Budget when the Trainer's train_args give no num_steps: this many passes
     # over the train split, and at least min_train_steps steps.
-    train_epochs: float = 5.0
-    min_train_steps: int = 2000
+    train_epochs: float = 10.0
+    min_train_steps: int = 1000
     # Tabular inputs: {column: numeric|categorical|None} (data.features), or
     # every schema column but label, group and exclude_features.
     features: Dict[str, Any] = dataclasses.field(default_factory=dict)
