@@ -99,8 +99,8 @@ class TrainerConfig:
     # min_train_steps steps (a small split still gets a real training run).
     # A fixed 2,000 steps was 1.6 epochs of CelebA's train split (TFCO accuracy
     # 0.856 there; 5 epochs 0.879, 10 epochs 0.880) and 16 of the demo's, where
-    # it over-trained (gap to the group-threshold frontier 0.021 vs ~0.002 at 10
-    # epochs). README "A budget in epochs".
+    # it did no better (mean gap to the group-threshold frontier 0.016 over three
+    # runs vs 0.004 over five at 10 epochs). README "A budget in epochs".
     train_epochs: float = 10.0
     min_train_steps: int = 1000
     # When set (> 0), exactly this many steps instead (tests, quick looks).
