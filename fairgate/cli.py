@@ -219,6 +219,9 @@ def _compile(args) -> int:
 
 
 def _prepare(args) -> int:
+    """Generates the embedded dataset: progress lines in the terminal, the full
+    log (TFDS, native libraries) in DATA_DIR/prepare-embedded.log."""
+    _setup_logging(os.path.join(os.path.abspath(args.data_dir), "prepare-embedded.log"))
     from fairgate import embedded_celeba
     builder = embedded_celeba.prepare(args.data_dir, args.num_examples, args.seed)
     print(builder.data_path)

@@ -166,3 +166,17 @@ def test_failed_component_exits_1(workdir):
     run = fairgate("run", "--config", config, cwd=workdir)
     assert run.returncode == 1, run.stderr[-3000:]
     assert "feature 'score': values outside [0, 0.1]" in run.stderr
+
+
+def test_prepare_embedded_shows_its_progress_and_nothing_else(tmp_path):
+    """A person generating faces sees `Progress:` lines (percentage) in the
+    terminal, not TFDS' or native warnings (those go to DATA_DIR/prepare-embedded.log),
+    and the dataset's path on stdout."""
+    result = fairgate("prepare-embedded", "--num-examples", "40", "--seed", "5",
+                      "--data-dir", str(tmp_path / "tfds"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert any("Progress: " in line and "100%" in line for line in lines), lines
+    assert all(line.startswith("[fairgate ") for line in lines), lines
+    assert "n40_seed5" in result.stdout
+    assert (tmp_path / "tfds" / "prepare-embedded.log").stat().st_size > 0
