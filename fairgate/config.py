@@ -74,6 +74,7 @@ class DataConfig:
 
 
 TRAINER_MODES = ("tfco", "none", "correlation", "group_thresholds")
+LEARNING_RATE_SCHEDULES = ("auto", "cosine", "constant")
 
 
 def _tutorial_constraints():
@@ -107,7 +108,17 @@ class TrainerConfig:
     train_steps: int = 0
     batch_size: int = 128
     learning_rate: float = 0.001
+    # cosine: the model's learning rate decays to 5% of learning_rate over the
+    # budget, so the last snapshots move less and more of them meet the
+    # constraints on eval; constant: the old behaviour; auto: cosine for image
+    # sources, constant for tabular ones (README "Closing the gap").
+    learning_rate_schedule: str = "auto"
     constraint_learning_rate: float = 0.05
+    # Mode tfco: weight of a training-only head that predicts the constrained
+    # groups from the model's last hidden layer, so the constraint can act
+    # through a feature that tells the groups apart instead of moving every
+    # group's decision (trainer_module/group_head.py; dropped at export). 0: off.
+    group_head_weight: float = 1.0
     snapshot_every: int = 100  # steps between candidate snapshots (measured on eval)
     # false: a feasible snapshot always wins (objective breaks ties); true: TFCO's
     # rank trade-off between objective and violations, as in the TFCO tutorial.
@@ -252,9 +263,13 @@ def validate(config: Config) -> Config:
     if trainer.mode not in TRAINER_MODES:
         fail("trainer.mode", f"must be one of {', '.join(TRAINER_MODES)}, got "
              f"'{trainer.mode}'")
+    if trainer.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
+        fail("trainer.learning_rate_schedule", f"must be one of "
+             f"{', '.join(LEARNING_RATE_SCHEDULES)}, got "
+             f"'{trainer.learning_rate_schedule}'")
     if not trainer.train_epochs > 0:
         fail("trainer.train_epochs", f"must be more than 0, got {trainer.train_epochs}")
-    for key in ("train_steps", "min_train_steps"):
+    for key in ("train_steps", "min_train_steps", "group_head_weight"):
         if getattr(trainer, key) < 0:
             fail(f"trainer.{key}", f"must be 0 or more, got {getattr(trainer, key)}")
     for key in ("batch_size", "snapshot_every"):

@@ -191,3 +191,17 @@ def test_selection_level_is_checked(tmp_path):
     with pytest.raises(ConfigError, match="'trainer.selection_level'.*strictly between"):
         config_lib.load(_write(tmp_path, "trainer:\n  selection_level: 1.5\n"))
     assert config_lib.load(_write(tmp_path, "trainer:\n  selection_level: 0\n"))
+
+
+def test_learning_rate_schedule_and_group_head_weight_are_checked(tmp_path):
+    with pytest.raises(ConfigError, match="'trainer.learning_rate_schedule'.*auto, "
+                                          "cosine, constant, got 'linear'"):
+        config_lib.load(_write(tmp_path, "trainer:\n  learning_rate_schedule: linear\n"))
+    with pytest.raises(ConfigError, match="'trainer.group_head_weight'.*0 or more"):
+        config_lib.load(_write(tmp_path, "trainer:\n  group_head_weight: -1\n"))
+    loaded = config_lib.load(_write(tmp_path, "trainer:\n  learning_rate_schedule: "
+                                              "constant\n  group_head_weight: 0\n"))
+    assert loaded.trainer.learning_rate_schedule == "constant"
+    default = config_lib.load(_write(tmp_path, "name: x\n"))
+    assert (default.trainer.learning_rate_schedule, default.trainer.group_head_weight) \
+        == ("auto", 1.0)

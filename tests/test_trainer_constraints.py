@@ -171,3 +171,49 @@ def test_gap_over_three_groups_bounds_every_pair():
              tf.constant(groups))
     problem = constraints.build_problem(spec, lambda: slot.features[:, 0], slot)
     assert problem.num_constraints == 6
+
+
+def test_group_head_names_each_constrained_group_once():
+    from trainer_module import group_head
+    spec = constraints.parse({"constraints": [
+        {"rate": "false_positive_rate", "group": 2, "upper_bound": 0.05},
+        {"gap": "true_positive_rate", "groups": [0, 2, 1], "max_gap": 0.1}]},
+        known_groups=[0, 1, 2])
+    assert group_head.named_groups(spec) == [2, 0, 1]
+    assert group_head.named_groups(constraints.parse({}, [0, 1])) == []
+
+
+def test_constrained_step_with_group_head_learns_the_group_and_exports_without_it():
+    """The head's loss reaches the shared hidden layer (it learns to tell the
+    groups apart), while the model keeps one output and none of the head's
+    variables, so the exported model never sees the group."""
+    import tf_keras as keras
+    from trainer_module.group_head import GroupHead
+    tf.keras.utils.set_random_seed(0)
+    x, y, g = _biased_data(4096, seed=4)
+    rng = np.random.default_rng(5)
+    hair = (g + rng.normal(0, 0.2, len(g))).astype(np.float32)[:, None]  # group cue
+    features = np.concatenate([x, hair], axis=1)
+    inputs = keras.Input(shape=(2,), name="features")
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(1, name="logit")(hidden))
+    slot = tfco_compat.BatchSlot()
+    spec = constraints.parse(TUTORIAL, known_groups=[0, 1])
+    problem = constraints.build_problem(spec, lambda: model(slot.features)[:, 0], slot)
+    head = GroupHead(model, [0], weight=1.0)
+    groups = tf.constant(g)
+    before = float(head.loss(features, groups))
+    step = tfco_compat.ConstrainedStep(
+        problem, slot, model.trainable_variables, tf.keras.optimizers.Adam(0.02),
+        tf.keras.optimizers.Adam(0.1), auxiliary=head.loss,
+        auxiliary_variables=head.trainable_variables)
+    for batch in tf.data.Dataset.from_tensor_slices((features, y, g)).shuffle(
+            4096, seed=0).batch(256, drop_remainder=True).repeat(10):
+        step.step(*batch)
+    after = float(head.loss(features, groups))
+    assert after < before / 3, (before, after)
+    predicted_group0 = head.logits(features).numpy().ravel() > 0
+    assert (predicted_group0 == (g == 0)).mean() > 0.95
+    assert model(features).shape == (len(g), 1)
+    head_ids = {id(v) for v in head.trainable_variables}
+    assert head_ids and not head_ids & {id(v) for v in model.trainable_variables}

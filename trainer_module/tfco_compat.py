@@ -14,7 +14,7 @@ the tensors of the batch being traced.
 """
 from __future__ import annotations
 
-from typing import List
+from typing import Callable, List, Optional, Sequence
 
 import tensorflow as tf
 import tensorflow_constrained_optimization as tfco
@@ -42,16 +42,23 @@ class ConstrainedStep:
       optimizer / constraint_optimizer: Keras optimizers (any: tf-keras' new or
         legacy ones both work here, since TFCO never sees them).
       jit_compile: XLA-compile the step.
+      auxiliary: optional `(features, groups) -> loss` added to the model's loss
+        (not to the multipliers'), e.g. trainer_module.group_head.GroupHead.loss;
+        its own variables in `auxiliary_variables`.
     """
 
     def __init__(self, problem: tfco.RateMinimizationProblem, slot: BatchSlot,
                  model_variables: List[tf.Variable], optimizer,
-                 constraint_optimizer=None, jit_compile: bool = False):
+                 constraint_optimizer=None, jit_compile: bool = False,
+                 auxiliary: Optional[Callable] = None,
+                 auxiliary_variables: Sequence[tf.Variable] = ()):
         self.problem = problem
         self._slot = slot
         self._loss_fn, self._update_ops_fn, self.state = (
             tfco.create_proxy_lagrangian_loss(problem))
-        self._model_variables = list(model_variables) + list(problem.trainable_variables)
+        self._auxiliary = auxiliary
+        self._model_variables = (list(model_variables) + list(auxiliary_variables)
+                                 + list(problem.trainable_variables))
         self._optimizer = optimizer
         self._constraint_optimizer = constraint_optimizer or optimizer
         self.step = tf.function(self._step, jit_compile=jit_compile, reduce_retracing=True)
@@ -62,8 +69,11 @@ class ConstrainedStep:
         self._update_ops_fn()
         with tf.GradientTape() as tape:
             loss = self._loss_fn()
+            total = loss
+            if self._auxiliary is not None:
+                total += self._auxiliary(features, groups)
         model_grads, state_grad = tape.gradient(
-            loss, (self._model_variables, self.state))
+            total, (self._model_variables, self.state))
         self._optimizer.apply_gradients(zip(model_grads, self._model_variables))
         self._constraint_optimizer.apply_gradients([(state_grad, self.state)])
         return loss

@@ -28,6 +28,23 @@ class Candidate:
         return max(self.violations, default=0.0)
 
 
+class SplitScorer:
+    """The logits of `model` on one fixed split (the eval split), through one
+    compiled call per chunk. `model.predict` set itself up again on every call:
+    measured 0.24 s against 0.12 s per pass over 19,867 faces, paid at every
+    snapshot (127 of them in 10 epochs of CelebA's train split)."""
+
+    def __init__(self, model, features, batch_size: int = 4096):
+        self._chunks = tf.data.Dataset.from_tensor_slices(features).batch(batch_size)
+        self._logits = tf.function(lambda chunk: model(chunk, training=False),
+                                   reduce_retracing=True)
+
+    def __call__(self):
+        import numpy as np
+        return np.concatenate([self._logits(chunk).numpy().reshape(-1)
+                               for chunk in self._chunks])
+
+
 def hinge(labels, logits):
     """TFCO's default proxy: labels 0/1 become -1/+1."""
     return tf.reduce_mean(tf.nn.relu(1.0 - (2.0 * labels - 1.0) * logits))
