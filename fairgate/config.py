@@ -110,8 +110,9 @@ class TrainerConfig:
     learning_rate: float = 0.001
     # cosine: the model's learning rate decays to 5% of learning_rate over the
     # budget, so the last snapshots move less and more of them meet the
-    # constraints on eval; constant: the old behaviour; auto: cosine for image
-    # sources, constant for tabular ones (README "Closing the gap").
+    # constraints on eval; constant: the old behaviour; auto: cosine for the
+    # TFCO Trainer on image sources, constant for every other Trainer and for
+    # tabular sources (README "Closing the gap").
     learning_rate_schedule: str = "auto"
     constraint_learning_rate: float = 0.05
     # Mode tfco: weight of a training-only head that predicts the constrained

@@ -205,3 +205,24 @@ def test_learning_rate_schedule_and_group_head_weight_are_checked(tmp_path):
     default = config_lib.load(_write(tmp_path, "name: x\n"))
     assert (default.trainer.learning_rate_schedule, default.trainer.group_head_weight) \
         == ("auto", 1.0)
+
+
+def test_auto_schedule_decays_for_tfco_on_images_only():
+    import tensorflow as tf
+    from trainer_module.run_fn import Settings, learning_rate, schedule_of
+    image = Settings.from_custom_config({"input": "image"})
+    table = Settings.from_custom_config({"input": "tabular"})
+    assert (schedule_of(image), schedule_of(table)) == ("cosine", "constant")
+    for mode in ("none", "group_thresholds", "correlation"):  # unconstrained etc.
+        assert schedule_of(Settings.from_custom_config(
+            {"input": "image", "mode": mode})) == "constant"
+    decay = learning_rate(image, 1000)
+    assert isinstance(decay, tf.keras.optimizers.schedules.CosineDecay)
+    assert float(decay(0)) == pytest.approx(0.001)
+    assert float(decay(1000)) == pytest.approx(0.001 * 0.05)
+    assert learning_rate(table, 1000) == 0.001
+    forced = Settings.from_custom_config({"input": "tabular",
+                                          "learning_rate_schedule": "cosine"})
+    assert schedule_of(forced) == "cosine"
+    with pytest.raises(ValueError, match="learning_rate_schedule must be one of"):
+        Settings.from_custom_config({"learning_rate_schedule": "linear"})
