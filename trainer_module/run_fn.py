@@ -46,7 +46,7 @@ class Settings:
     correlation_group: Any = 0
     batch_size: int = 128
     learning_rate: float = 0.001
-    # cosine | constant | auto (cosine for image inputs, constant for tabular)
+    # cosine | constant | auto (cosine for mode tfco on image inputs, else constant)
     learning_rate_schedule: str = "auto"
     constraint_learning_rate: float = 0.05
     # Mode tfco: weight of the training-only head that predicts the constrained
