@@ -40,9 +40,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from trainer_module import (constraints, group_thresholds, models, selection,  # noqa: E402
-                            training)
-from trainer_module.group_head import GroupHead, named_groups  # noqa: E402
+from trainer_module import (constraints, group_head, group_thresholds,  # noqa: E402
+                            models, selection, training)
 from trainer_module.run_fn import COSINE_FLOOR  # noqa: E402
 from trainer_module.tfco_compat import BatchSlot, ConstrainedStep  # noqa: E402
 
@@ -144,8 +143,7 @@ def main(argv=None) -> int:
             slot = BatchSlot()
             problem = constraints.build_problem(
                 spec, lambda: model(slot.features, training=True)[:, 0], slot)
-            head = (GroupHead(model, named_groups(spec), args.group_head_weight)
-                    if args.group_head_weight > 0 else None)
+            head = group_head.for_constraints(model, spec, args.group_head_weight)
             step = ConstrainedStep(
                 problem, slot, model.trainable_variables, optimizer,
                 tf.keras.optimizers.Adam(args.constraint_learning_rate), jit_compile=True,

@@ -181,6 +181,13 @@ def test_group_head_names_each_constrained_group_once():
         known_groups=[0, 1, 2])
     assert group_head.named_groups(spec) == [2, 0, 1]
     assert group_head.named_groups(constraints.parse({}, [0, 1])) == []
+    import tf_keras as keras
+    inputs = keras.Input(shape=(2,))
+    model = keras.Model(inputs, keras.layers.Dense(1, name="logit")(
+        keras.layers.Dense(4)(inputs)))
+    assert group_head.for_constraints(model, spec, 1.0).groups == [2, 0, 1]
+    assert group_head.for_constraints(model, spec, 0.0) is None
+    assert group_head.for_constraints(model, constraints.parse({}, [0, 1]), 1.0) is None
 
 
 def test_constrained_step_with_group_head_learns_the_group_and_exports_without_it():

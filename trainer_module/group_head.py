@@ -16,7 +16,7 @@ before and never the group.
 """
 from __future__ import annotations
 
-from typing import Any, List, Sequence
+from typing import Any, List, Optional, Sequence
 
 import tensorflow as tf
 import tf_keras as keras
@@ -32,6 +32,14 @@ def named_groups(spec: constraints.ConstraintSpec) -> List[Any]:
             if value not in values:
                 values.append(value)
     return values
+
+
+def for_constraints(model: keras.Model, spec: constraints.ConstraintSpec,
+                    weight: float) -> Optional["GroupHead"]:
+    """The head for `spec`'s named groups, or None when `weight` is 0 or the
+    constraints name no group."""
+    groups = named_groups(spec)
+    return GroupHead(model, groups, weight) if weight > 0 and groups else None
 
 
 class GroupHead:

@@ -23,7 +23,6 @@ from fairgate.images import decode_stored
 from trainer_module import (calibration, constraints, export, group_head,
                             group_thresholds, models, regularizers, selection,
                             tabular_inputs, training)
-from trainer_module.group_head import GroupHead
 from trainer_module.serving_head import ServingHead
 from trainer_module.tfco_compat import BatchSlot, ConstrainedStep
 
@@ -423,13 +422,11 @@ def _train_and_export(fn_args) -> None:
         slot = BatchSlot()
         problem = constraints.build_problem(
             spec, lambda: model(slot.features, training=True)[:, 0], slot)
-        named = group_head.named_groups(spec)
-        membership = None
-        if settings.group_head_weight > 0 and named:
-            membership = GroupHead(model, named, settings.group_head_weight)
+        membership = group_head.for_constraints(model, spec, settings.group_head_weight)
+        if membership is not None:
             logging.info("Group head (training only, not exported): predicts "
                          "membership of groups %s from the last hidden layer, weight %g",
-                         named, membership.weight)
+                         membership.groups, membership.weight)
         step = ConstrainedStep(
             problem, slot, model.trainable_variables, optimizer,
             tf.keras.optimizers.Adam(settings.constraint_learning_rate),

@@ -11,6 +11,7 @@ import dataclasses
 import logging
 from typing import Callable, List, Optional
 
+import numpy as np
 import tensorflow as tf
 
 from fairgate.progress import Progress
@@ -40,7 +41,6 @@ class SplitScorer:
                                    reduce_retracing=True)
 
     def __call__(self):
-        import numpy as np
         return np.concatenate([self._logits(chunk).numpy().reshape(-1)
                                for chunk in self._chunks])
 
