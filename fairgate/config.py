@@ -60,12 +60,8 @@ def invalid(key: str, message: str) -> PydanticCustomError:
                                {"key": key, "message": message})
 
 
-def _is_scalar(value) -> bool:
-    return isinstance(value, (int, str)) and not isinstance(value, bool)
-
-
 def _scalar(value):
-    if not _is_scalar(value):
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ValueError(f"must be a string or an integer, got {value!r}")
     return value
 
@@ -126,6 +122,8 @@ def _data_schema(schema: Dict[str, Any]) -> None:
 
 
 class DataConfig(Section):
+    """The `data:` section: where the examples come from and which columns are
+    label, group and features."""
     model_config = ConfigDict(json_schema_extra=_data_schema)
 
     source: Literal[SOURCES] = "embedded_celeba"
@@ -375,6 +373,8 @@ def _groups(groups):
 
 
 class EvaluationConfig(Section):
+    """The `evaluation:` section: the gates (an EvalConfig) and the groups judged."""
+
     eval_config: str = ""
     """EvalConfig text proto (gates and report metrics; checked by preflight).
     Empty: eval_configs/celeba.pbtxt for image sources, eval_configs/tabular.pbtxt
@@ -395,6 +395,8 @@ class EvaluationConfig(Section):
 
 
 class KubeflowConfig(Section):
+    """The `kubeflow:` section (`fairgate compile`)."""
+
     image: str = "fairgate:latest"
     """The project image (deploy/Dockerfile) every component runs in; the Trainer's
     run_fn and the gate metrics are imported from it by name."""
