@@ -137,6 +137,43 @@ class TrainerConfig:
     selection_level: float = 0.75
 
 
+def _side_effect_rates() -> List[str]:
+    from fairgate import side_effects  # deferred: pulls in TFMA
+    return list(side_effects.RATES)
+
+
+@dataclasses.dataclass
+class SideEffectsConfig:
+    """What the candidate made worse than a reference model on the same test
+    examples (fairgate/side_effects.py). warn: shown with the verdict; gate: a
+    side effect (Holm-corrected over the comparisons) blocks the blessing."""
+    policy: str = "warn"
+    # A change counts when its lower one-sided 95% bound exceeds this.
+    margin: float = 0.02
+    # Canonical rate names; each group's rate (not for positive_prediction_rate)
+    # and each rate's gap between the groups are compared.
+    rates: List[str] = dataclasses.field(default_factory=_side_effect_rates)
+
+    def check(self, fail) -> None:
+        from fairgate import side_effects  # deferred: pulls in TFMA
+        key = "evaluation.side_effects"
+        if self.policy not in side_effects.POLICIES:
+            fail(f"{key}.policy", f"must be one of {', '.join(side_effects.POLICIES)}, "
+                 f"got '{self.policy}'")
+        if not 0.0 <= self.margin < 1.0:
+            fail(f"{key}.margin", f"must be between 0 and 1 (a change of a rate), got "
+                 f"{self.margin}")
+        if not self.rates:
+            fail(f"{key}.rates", "must list at least one rate (known: "
+                 f"{', '.join(side_effects.RATES)})")
+        for i, rate in enumerate(self.rates):
+            if rate not in side_effects.RATES:
+                fail(f"{key}.rates[{i}]", f"must be one of "
+                     f"{', '.join(side_effects.RATES)}, got '{rate}'")
+        if len(set(self.rates)) != len(self.rates):
+            fail(f"{key}.rates", f"lists a rate twice: {self.rates}")
+
+
 @dataclasses.dataclass
 class EvaluationConfig:
     # EvalConfig text proto (gates and report metrics). Empty:
@@ -148,6 +185,7 @@ class EvaluationConfig:
     # Beam args for the Evaluators only (TFMA is the heaviest Beam job). Empty:
     # the pipeline's beam_args.
     beam_args: List[str] = dataclasses.field(default_factory=list)
+    side_effects: SideEffectsConfig = dataclasses.field(default_factory=SideEffectsConfig)
 
     def resolved_eval_config(self, source: str) -> str:
         from fairgate import eval_config  # deferred: pulls in TFMA
@@ -295,6 +333,7 @@ def validate(config: Config) -> Config:
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             fail(f"evaluation.groups[{i}]", f"must be an integer or a string, got "
                  f"{value!r}")
+    evaluation.side_effects.check(fail)
     from fairgate import eval_config  # deferred: pulls in TFMA
     path = evaluation.resolved_eval_config(data.source)
     try:
