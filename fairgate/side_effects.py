@@ -64,7 +64,6 @@ DENOMINATOR = {"false_positive_rate": "negatives", "false_negative_rate": "posit
 REFERENCES = {
     "unconstrained": "the unconstrained model",
     "serving": "the model in serving",
-    "baseline_predictions": "the baseline predictions",
 }
 
 Table = Dict[Tuple[str, str], np.ndarray]
