@@ -18,25 +18,18 @@ import pytest
 from components.gated_pusher import executor as pusher
 from fairgate import cli
 from tests import pipeline_helpers as helpers
-from tests.tabular import write_biased_csv
-from tests.test_fairness_gate import LENIENT, write_gates
-
-GROUPS = ["north", "south"]
+from tests import test_fairness_gate as gate_tests
+from tests.test_fairness_gate import GROUPS, LENIENT, write_gates
 
 
-class Workspace:
+class Workspace(gate_tests.Workspace):
+    """The gate tests' CSV and pipeline, with the shipped tabular gates made
+    lenient, so that only the side effects can refuse a model."""
+
     def __init__(self, tmp_path):
-        self.tmp_path = tmp_path
-        write_biased_csv(tmp_path / "csv" / "data.csv", 3000, seed=0)
-        self.config = helpers.make_config(
-            tmp_path, source="csv", input_base=str(tmp_path / "csv"),
-            label="approved", group="region")
-        self.config.evaluation.groups = list(GROUPS)
+        super().__init__(tmp_path)
         self.config.evaluation.eval_config = write_gates(
             tmp_path / "gates.pbtxt", LENIENT, GROUPS)
-        self.config.trainer.train_steps = 400
-        self.config.trainer.snapshot_every = 100
-        self.runs = 0
 
     def run(self, *, mode, policy, seed=0, baseline=False, serving="serving"):
         self.runs += 1
@@ -55,7 +48,7 @@ class Workspace:
         report["exit_code"] = cli._print_verdict(str(kept / "report.json"), str(kept))
         return report
 
-    def versions(self, serving="serving"):
+    def versions(self, serving="serving"):  # pylint: disable=arguments-differ
         return pusher.pushed_versions(str(self.tmp_path / serving))
 
 
