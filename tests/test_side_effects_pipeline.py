@@ -9,6 +9,8 @@ margin (a side effect) against the unconstrained model of the same run. A
 retrain with another seed, judged against the model in serving, moves its rates
 within noise and lists none.
 """
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -45,7 +47,11 @@ class Workspace(gate_tests.Workspace):
         shutil.copytree(config.resolved_report_dir, kept)
         with open(kept / "report.json") as f:
             report = json.load(f)
-        report["exit_code"] = cli._print_verdict(str(kept / "report.json"), str(kept))
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):  # the CLI's verdict block
+            report["exit_code"] = cli._print_verdict(str(kept / "report.json"),
+                                                     str(kept))
+        report["printed"] = printed.getvalue()
         return report
 
     def versions(self, serving="serving"):  # pylint: disable=arguments-differ
@@ -70,7 +76,7 @@ def _row(rows, quantity):
 
 
 def test_a_raised_rate_is_a_side_effect_and_under_gate_nothing_is_pushed(
-        workspace, constrained, capsys):
+        workspace, constrained):
     report = constrained
     measurement = report["side_effects_measurement"]
     assert measurement["measured"] and measurement["reference"] == "unconstrained"
@@ -102,7 +108,7 @@ def test_a_raised_rate_is_a_side_effect_and_under_gate_nothing_is_pushed(
                for r in report["verdict"]["reasons"])
     assert report["exit_code"] == cli.EXIT_NOT_PUSHED
     assert workspace.versions("serving_thresholds") == []
-    out = capsys.readouterr().out
+    out = report["printed"]
     assert "VERDICT: NOT BLESSED" in out and "false negative rate of region=south" in out
     page = open(os.path.join(str(workspace.tmp_path), "report_1",
                              "report.html")).read()
@@ -110,7 +116,7 @@ def test_a_raised_rate_is_a_side_effect_and_under_gate_nothing_is_pushed(
 
 
 def test_under_warn_the_same_model_is_pushed_with_its_side_effects_shown(
-        workspace, constrained, capsys):
+        workspace, constrained):
     report = workspace.run(mode="group_thresholds", policy="warn", baseline=True,
                            serving="serving_thresholds")
     assert report["verdict"]["blessed"] and report["verdict"]["pushed"]
@@ -119,7 +125,7 @@ def test_under_warn_the_same_model_is_pushed_with_its_side_effects_shown(
         [r["quantity"] for r in report["side_effects"]]
     assert len(workspace.versions("serving_thresholds")) == 1
     assert "side effect: false negative rate of region=south grew" in \
-        capsys.readouterr().out
+        report["printed"]
 
 
 def test_without_a_reference_nothing_is_measured_and_a_retrain_in_noise_lists_none(
