@@ -179,6 +179,10 @@ def _print_verdict(report_json: str, report_dir: str) -> int:
         print("VERDICT: NOT BLESSED, not pushed. Why:")
         for reason in verdict["reasons"]:
             print(f"  - {reason}")
+    measurement = report.get("side_effects_measurement") or {}
+    if not measurement.get("blocks"):  # blocking ones are among the reasons
+        for line in measurement.get("lines") or []:
+            print(line)
     for item in (report.get("leakage") or {}).get("flagged") or []:
         print(f"warning: possible label leakage: feature '{item['feature']}' "
               f"({item['statistic']} {item['value']:.4f} >= {item['threshold']:g})")

@@ -35,6 +35,10 @@ TRAINER_MODES = ("tfco", "none", "correlation", "group_thresholds")
 LEARNING_RATE_SCHEDULES = ("auto", "cosine", "constant")
 FEATURE_KINDS = ("numeric", "categorical")
 SPLITS = ("train", "eval", "test")
+# evaluation.side_effects (fairgate/side_effects.py compares them)
+SIDE_EFFECT_POLICIES = ("warn", "gate")
+SIDE_EFFECT_RATES = ("false_positive_rate", "false_negative_rate", "error_rate",
+                     "positive_prediction_rate")
 
 
 def is_uri(path: str) -> bool:
@@ -366,10 +370,42 @@ class TrainerSettings(TrainingSettings):
             raise ConfigError(describe(error, CUSTOM_CONFIG_ORIGIN, cls)) from None
 
 
+def _change_of_a_rate(margin):
+    if not 0.0 <= margin < 1.0:
+        raise ValueError(f"must be between 0 and 1 (a change of a rate), got {margin}")
+    return margin
+
+
+def _some_rates(rates):
+    if not rates:
+        raise ValueError(f"must list at least one rate (known: "
+                         f"{', '.join(SIDE_EFFECT_RATES)})")
+    if len(set(rates)) != len(rates):
+        raise ValueError(f"lists a rate twice: {rates}")
+    return rates
+
+
 def _groups(groups):
     if len(groups) < 2 or len(set(map(str, groups))) != len(groups):
         raise ValueError(f"must list at least two distinct group values, got {groups}")
     return groups
+
+
+class SideEffectsConfig(Section):
+    """The `evaluation.side_effects:` section: what the candidate made worse than a
+    reference model on the same test examples (fairgate/side_effects.py)."""
+
+    policy: Literal[SIDE_EFFECT_POLICIES] = "warn"
+    """warn: shown with the verdict; gate: a side effect (Holm-corrected over the
+    comparisons) blocks the blessing."""
+    margin: Annotated[float, AfterValidator(_change_of_a_rate)] = Field(
+        0.02, json_schema_extra={"minimum": 0, "exclusiveMaximum": 1})
+    """A change counts when its lower one-sided 95% bound exceeds this."""
+    rates: Annotated[List[Literal[SIDE_EFFECT_RATES]], AfterValidator(_some_rates)] = Field(
+        default_factory=lambda: list(SIDE_EFFECT_RATES),
+        json_schema_extra={"minItems": 1, "uniqueItems": True})
+    """Each group's rate (not for positive_prediction_rate) and each rate's gap
+    between the groups are compared."""
 
 
 class EvaluationConfig(Section):
@@ -387,6 +423,7 @@ class EvaluationConfig(Section):
     beam_args: List[str] = Field(default_factory=list)
     """Beam args for the Evaluators only (TFMA is the heaviest Beam job). Empty: the
     pipeline's beam_args."""
+    side_effects: SideEffectsConfig = Field(default_factory=SideEffectsConfig)
 
     def resolved_eval_config(self, source: str) -> str:
         from fairgate import eval_config  # deferred: pulls in TFMA

@@ -9,7 +9,7 @@ the project image), so the gates behave the same everywhere: no patching.
 Metrics (each takes `group_key`, the threshold on the score, and a `name`):
 
 * `GroupRate`: a rate (false_positive_rate, false_negative_rate,
-  true_positive_rate, positive_rate, accuracy) of one group (`group`), or of the
+  true_positive_rate, positive_rate, accuracy, error_rate) of one group (`group`), or of the
   worst group when no group is given.
 * `GroupRateGap`: largest minus smallest rate among the groups.
 * `ConditionalRateGap`: conditional equality (Beutel et al. 2019): within each
@@ -44,7 +44,7 @@ from tensorflow_model_analysis.metrics import metric_types, metric_util
 from fairgate import intervals
 
 RATES = ("false_positive_rate", "false_negative_rate", "true_positive_rate",
-         "positive_rate", "accuracy")
+         "positive_rate", "accuracy", "error_rate")
 
 # Confusion counts per cell: true positives, false positives, true negatives,
 # false negatives.
@@ -72,6 +72,7 @@ def _fraction(counts: np.ndarray, which: str) -> Tuple[float, float]:
         "true_positive_rate": (tp, tp + fn),
         "positive_rate": (tp + fp, tp + fp + tn + fn),
         "accuracy": (tp + tn, tp + fp + tn + fn),
+        "error_rate": (fp + fn, tp + fp + tn + fn),
     }[which]
 
 
@@ -318,8 +319,12 @@ def _baseline_name(eval_config) -> Optional[str]:
     return None
 
 
+BOOTSTRAP_REPLICATES = 2000
+BOOTSTRAP_SEED = 20240610
+
+
 # Paired cells: index label * 4 + candidate positive * 2 + baseline positive.
-def _split_paired(paired: Dict[Tuple[str, str], np.ndarray]) -> Tuple[Counts, Counts]:
+def split_paired(paired: Dict[Tuple[str, str], np.ndarray]) -> Tuple[Counts, Counts]:
     """Joint (label, candidate, baseline) counts -> each model's confusion counts."""
     candidate, baseline = {}, {}
     for cell_key, joint in paired.items():
@@ -330,8 +335,29 @@ def _split_paired(paired: Dict[Tuple[str, str], np.ndarray]) -> Tuple[Counts, Co
     return candidate, baseline
 
 
-BOOTSTRAP_REPLICATES = 2000
-BOOTSTRAP_SEED = 20240610
+def paired_bootstrap(paired: Dict[Tuple[str, str], np.ndarray], statistic,
+                     replicates: int = BOOTSTRAP_REPLICATES,
+                     seed: int = BOOTSTRAP_SEED) -> Tuple[np.ndarray, np.ndarray]:
+    """(observed, samples) of `statistic(candidate_counts, baseline_counts)` (a
+    sequence of floats) on the joint table and on `replicates` seeded bootstrap
+    resamples of it: the table of (group, stratum, label, candidate decision,
+    baseline decision) is resampled as one multinomial over examples, so the
+    pairing is kept. `samples` is (replicates, k); empty (0, k) when the table
+    holds no example."""
+    def evaluate(table):
+        return np.asarray(statistic(*split_paired(table)), dtype=float)
+
+    observed = evaluate(paired)
+    keys = sorted(paired)
+    flat = np.concatenate([paired[k] for k in keys]) if keys else np.zeros(0)
+    total = int(flat.sum())
+    if total == 0:
+        return observed, np.zeros((0, observed.size))
+    draws = np.random.default_rng(seed).multinomial(total, flat / total,
+                                                    size=replicates)
+    samples = np.array([evaluate({k: draw[8 * i:8 * i + 8] for i, k in enumerate(keys)})
+                        for draw in draws]).reshape(replicates, observed.size)
+    return observed, samples
 
 
 def paired_regression(paired: Dict[Tuple[str, str], np.ndarray], point,
@@ -340,26 +366,17 @@ def paired_regression(paired: Dict[Tuple[str, str], np.ndarray], point,
                       seed: int = BOOTSTRAP_SEED) -> Tuple[float, float, float]:
     """(regression, lower, upper): how much worse the candidate is than the
     baseline on the same examples (candidate - baseline; baseline - candidate when
-    higher is better), with percentile bounds from a seeded bootstrap over
-    examples: the joint table of (group, stratum, label, candidate decision,
-    baseline decision) is resampled as one multinomial, so the pairing is kept."""
-    def regression(table):
-        candidate, baseline = _split_paired(table)
+    higher is better), with percentile bounds from the paired bootstrap
+    (`paired_bootstrap`)."""
+    def regression(candidate, baseline):
         change = float(point(candidate)) - float(point(baseline))
-        return -change if higher_is_better else change
+        return [-change if higher_is_better else change]
 
-    observed = regression(paired)
-    keys = sorted(paired)
-    flat = np.concatenate([paired[k] for k in keys])
-    total = int(flat.sum())
-    if total == 0 or math.isnan(observed):
-        return observed, math.nan, math.nan
-    draws = np.random.default_rng(seed).multinomial(total, flat / total,
-                                                    size=replicates)
-    samples = [regression({k: draw[8 * i:8 * i + 8] for i, k in enumerate(keys)})
-               for draw in draws]
-    low, high = intervals.quantile_bounds(samples, level)
-    return observed, low, high
+    observed, samples = paired_bootstrap(paired, regression, replicates, seed)
+    if samples.size == 0 or math.isnan(observed[0]):
+        return float(observed[0]), math.nan, math.nan
+    low, high = intervals.quantile_bounds(list(samples[:, 0]), level)
+    return float(observed[0]), low, high
 
 
 class _PairedCountsCombiner(beam.CombineFn):

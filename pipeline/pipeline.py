@@ -4,6 +4,8 @@
     -> Trainer (constrained, trainer.mode) and BaselineTrainer (unconstrained)
     -> ServingModel (the newest version at push_destination, after the Trainer)
     -> Evaluator (gates, test split; change gates against the model in serving)
+    -> SideEffectCheck (what the candidate made worse than the unconstrained
+       model, or the model in serving; writes the blessing)
     -> GatedPusher (blessed models only, once each) -> FairnessReportGen
   BaselineTrainer -> UnconstrainedEvaluator (same metrics, no gates; for the report)
 
@@ -26,7 +28,8 @@ from components.data_gate import DataValidationGate
 from components.fairness_report import FairnessReportGen
 from components.gated_pusher import GatedPusher
 from components.serving_model import BaselineAwareEvaluator, ServingModel
-from fairgate import embedded_celeba, eval_config, run_columns
+from components.side_effects import SideEffectCheck
+from fairgate import embedded_celeba, eval_config, run_columns, side_effects
 from fairgate.config import Config, TrainerSettings, feature_kinds, resolve_path
 
 # Hash split of a single input folder: train / eval / test = 8 : 1 : 1.
@@ -153,6 +156,21 @@ def evaluator(config: Config, rendered, examples, model, schema, component_id: s
     return component
 
 
+# Modes whose Trainer aims at trainer.constraints: what they target is the
+# intended effect, not a side effect.
+CONSTRAINED_MODES = ("tfco", "group_thresholds")
+
+
+def side_effect_settings(config: Config) -> dict:
+    """SideEffectCheck's settings: evaluation.side_effects and the quantities the
+    Trainer's constraints target."""
+    chosen = config.evaluation.side_effects
+    return {"policy": chosen.policy, "margin": chosen.margin,
+            "rates": list(chosen.rates),
+            "intended": side_effects.intended_targets(config.trainer.constraints)
+            if config.trainer.mode in CONSTRAINED_MODES else []}
+
+
 def create_pipeline(config: Config,
                     metadata_connection_config: Optional[object] = None,
                     enable_cache: bool = True,
@@ -193,19 +211,30 @@ def create_pipeline(config: Config,
     serving.add_upstream_node(candidate)
     judge = evaluator(config, rendered, examples, model, validated, "Evaluator",
                       gated=True, baseline_model=serving.outputs["model"])
-    pusher = GatedPusher(
-        model=model, model_blessing=judge.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(
-                base_directory=config.resolved_push_destination)))
     unconstrained = []
     if config.trainer.baseline and config.trainer.mode != "none":
         baseline = trainer(config, examples, validated, "none", "BaselineTrainer")
         unconstrained = [baseline, evaluator(
             config, rendered, examples, baseline.outputs["model"], validated,
             "UnconstrainedEvaluator", gated=False)]
+    # The reference of the side effects: the unconstrained model of this run,
+    # else the model in serving (none before the first push: not measured).
+    check = SideEffectCheck(
+        examples=examples, model=model, evaluator_blessing=judge.outputs["blessing"],
+        reference_model=(unconstrained[0].outputs["model"] if unconstrained
+                         else serving.outputs["model"]),
+        reference="unconstrained" if unconstrained else "serving",
+        label=data.label, group=data.group, groups=json.dumps(config.evaluation.groups),
+        settings=json.dumps(side_effect_settings(config)), split=EVAL_SPLIT)
+    # One blessing decides the push: the Evaluator's gates and, under
+    # evaluation.side_effects.policy gate, the side effects.
+    pusher = GatedPusher(
+        model=model, model_blessing=check.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=config.resolved_push_destination)))
     report = FairnessReportGen(
-        evaluation=judge.outputs["evaluation"], blessing=judge.outputs["blessing"],
+        evaluation=judge.outputs["evaluation"], blessing=check.outputs["blessing"],
         model=model, pushed_model=pusher.outputs["pushed_model"],
         baseline_model=serving.outputs["model"],
         unconstrained_evaluation=(unconstrained[1].outputs["evaluation"]
@@ -218,7 +247,7 @@ def create_pipeline(config: Config,
         pipeline_name=config.name,
         pipeline_root=config.resolved_pipeline_root,
         components=[ingest, statistics, schema, validator, gate, candidate,
-                    *unconstrained, serving, judge, pusher, report],
+                    *unconstrained, serving, judge, check, pusher, report],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args))

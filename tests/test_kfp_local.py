@@ -68,6 +68,9 @@ def test_embedded_default_through_the_spec_is_blessed_and_pushed_once(embedded):
     assert report["verdict"]["blessed"] and report["serving_baseline"] == {
         "in_serving": False, "push_destination": str(workdir / "serving")}
     assert not any("change vs" in c["name"] for c in report["checks"])
+    # No unconstrained model (trainer.baseline false) and nothing in serving yet.
+    assert not report["side_effects_measurement"]["measured"]
+    assert "side effects were not measured" in first.stdout
 
 
 def test_second_run_is_judged_against_the_model_in_serving_and_pushes_nothing(embedded):
@@ -85,6 +88,14 @@ def test_second_run_is_judged_against_the_model_in_serving_and_pushes_nothing(em
     assert serving["path"] == str(workdir / "serving" / version)
     changes = [c for c in report["checks"] if "change vs model in serving" in c["name"]]
     assert changes and all(c["passed"] for c in changes), report["checks"]
+    # SideEffectCheck ran as its own task, against the model in serving: the
+    # same model, so every change is 0.
+    measurement = report["side_effects_measurement"]
+    assert measurement["measured"] and measurement["reference"] == "serving"
+    # 3 rates x 2 groups + 4 gaps, less FPR(Young=0), which the constraint targets.
+    assert report["side_effects"] == [] and measurement["comparisons"] == 9
+    assert all(r["change"] == 0 for r in measurement["changes"])
+    assert "no side effects found against the model in serving" in second.stdout
 
 
 def test_failing_gates_through_the_spec_push_nothing_and_exit_3(embedded):

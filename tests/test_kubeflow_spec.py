@@ -11,8 +11,8 @@ from fairgate.config import ConfigError
 IMAGE = "registry.example.com/fairgate:test"
 COMPONENTS = ["CelebAExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
               "DataValidationGate", "Trainer", "BaselineTrainer", "Evaluator",
-              "UnconstrainedEvaluator", "ServingModel", "GatedPusher",
-              "FairnessReportGen"]
+              "UnconstrainedEvaluator", "ServingModel", "SideEffectCheck",
+              "GatedPusher", "FairnessReportGen"]
 
 
 def _config(**overrides):
@@ -114,13 +114,21 @@ def test_compile_refuses_a_resolver_naming_the_task(tmp_path, monkeypatch):
     assert not output.exists()
 
 
-def test_pusher_takes_the_evaluators_blessing(spec):
+def test_pusher_takes_the_one_blessing_that_includes_the_side_effects(spec):
     pusher = _tasks(spec)["GatedPusher"]["inputs"]["artifacts"]
     blessing = pusher["model_blessing"]["taskOutputArtifact"]
-    assert blessing == {"producerTask": "Evaluator", "outputArtifactKey": "blessing"}
+    assert blessing == {"producerTask": "SideEffectCheck",
+                        "outputArtifactKey": "blessing"}
     assert pusher["model"]["taskOutputArtifact"]["producerTask"] == "Trainer"
+    check = _tasks(spec)["SideEffectCheck"]["inputs"]["artifacts"]
+    assert check["evaluator_blessing"]["taskOutputArtifact"] == {
+        "producerTask": "Evaluator", "outputArtifactKey": "blessing"}
+    # The demo trains the unconstrained model: it is the reference.
+    assert check["reference_model"]["taskOutputArtifact"]["producerTask"] == \
+        "BaselineTrainer"
     report = _tasks(spec)["FairnessReportGen"]["inputs"]["artifacts"]
     assert report["pushed_model"]["taskOutputArtifact"]["producerTask"] == "GatedPusher"
+    assert report["blessing"]["taskOutputArtifact"]["producerTask"] == "SideEffectCheck"
 
 
 def test_trainer_runs_run_fn_from_the_image_and_gates_load_by_module(spec):

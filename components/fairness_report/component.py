@@ -37,13 +37,16 @@ def FairnessReportGen(  # pylint: disable=invalid-name
 ) -> None:
     """Builds the report from the Evaluators' TFMA outputs and the push record.
 
-    `baseline_model`: ServingModel's output (the model in serving the candidate
-    was compared with). `groups`: JSON list of the group values. `publish_dir`: where a copy is kept at
-    a stable path (empty: only the artifact).
+    `blessing`: SideEffectCheck's (the Evaluator's verdict and, under policy
+    gate, the side effects'; its side_effects.json is read). `baseline_model`:
+    ServingModel's output (the model in serving the candidate was compared
+    with). `groups`: JSON list of the group values. `publish_dir`: where a copy
+    is kept at a stable path (empty: only the artifact).
     """
     from fairgate import report as fairness_report  # heavy imports at run time
     from fairgate.config import is_uri
     from components.serving_model.executor import read_record
+    from components.side_effects.component import read_record as side_effect_record
 
     blessed = bool(blessing.get_int_custom_property("blessed"))
     pushed = bool(pushed_model.get_int_custom_property("pushed"))
@@ -55,7 +58,8 @@ def FairnessReportGen(  # pylint: disable=invalid-name
         groups=json.loads(groups), split=split, model_uri=model.uri,
         unconstrained_evaluation_uri=(unconstrained_evaluation.uri
                                       if unconstrained_evaluation else ""),
-        serving=read_record(baseline_model.uri) if baseline_model else None)
+        serving=read_record(baseline_model.uri) if baseline_model else None,
+        side_effects=side_effect_record(blessing.uri))
     content["new_push"] = bool(pushed_model.get_int_custom_property(
         "fairgate_new_push"))
     # Written locally, then copied when the artifact lives on object storage.

@@ -21,9 +21,12 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
           pushed_model_path: str, label: str, group: str, groups: List[Any],
           split: str, model_uri: str = "",
           unconstrained_evaluation_uri: str = "",
-          serving: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+          serving: Optional[Dict[str, Any]] = None,
+          side_effects: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """`serving`: ServingModel's record of the model in serving that the
-    candidate was compared with ({"in_serving": false} before the first push)."""
+    candidate was compared with ({"in_serving": false} before the first push).
+    `side_effects`: SideEffectCheck's record (None: the blessing came from the
+    Evaluator alone, and side effects were not measured)."""
     evaluation = collect.Evaluation(evaluation_uri)
     group_names = [str(g) for g in groups]
     sizes = collect.group_sizes(evaluation, group, group_names,
@@ -51,6 +54,11 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
                                                     evaluation.baseline_name)}
     reasons = collect.reasons(check_list, sizes, group,
                               models["candidate"]["rates"])
+    if side_effects is None:
+        side_effects = {"measured": False, "lines": [
+            "side effects were not measured: the blessing did not come from "
+            "SideEffectCheck"], "side_effects": [], "reasons": []}
+    reasons += side_effects.get("reasons") or []
     if not blessed and not reasons:
         reasons = ["the Evaluator did not bless the model (see validations in "
                    f"{evaluation_uri})"]
@@ -68,6 +76,13 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
         if evaluation.baseline_name is not None else None,
         "serving_baseline": serving or {"in_serving": False},
         "checks": check_list,
+        # What the candidate made worse than a reference on the same test
+        # examples (rate, groups, reference, before, after, change, interval, ...);
+        # how it was measured, the intended effects and every comparison are in
+        # side_effects_measurement.
+        "side_effects": side_effects["side_effects"],
+        "side_effects_measurement": {k: v for k, v in side_effects.items()
+                                     if k != "side_effects"},
         "models": models,
         "training": training,
         # mode group_thresholds: the per-group thresholds (logit space) chosen on
@@ -111,21 +126,21 @@ def write(report: Dict[str, Any], out_dir: str) -> Dict[str, Any]:
             figures["training"] = curve
     report["figures"] = figures
     with open(os.path.join(out_dir, REPORT_JSON), "w") as f:
-        json.dump(_without_nan(report), f, indent=2, allow_nan=False)
+        json.dump(without_nan(report), f, indent=2, allow_nan=False)
     with open(os.path.join(out_dir, REPORT_HTML), "w") as f:
         f.write(html.render(report))
     return report
 
 
-def _without_nan(value):
+def without_nan(value):
     """NaN (an undefined rate, a diverged loss) becomes null: report.json stays
     strict JSON and the report is still written."""
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
-        return {k: _without_nan(v) for k, v in value.items()}
+        return {k: without_nan(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_without_nan(v) for v in value]
+        return [without_nan(v) for v in value]
     return value
 
 

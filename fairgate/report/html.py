@@ -3,7 +3,7 @@ in a browser with nothing else than the PNGs beside it."""
 from __future__ import annotations
 
 import html
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 STYLE = """
 body { font-family: sans-serif; margin: 2em; max-width: 70em; color: #222; }
@@ -37,6 +37,33 @@ def _bound(bound: Dict[str, float]) -> str:
                         for side, limit in bound.items())
 
 
+def _side_effects(report: Dict[str, Any]) -> List[str]:
+    """The side effects in plain words, on the first screen, then the intended
+    effects (what the Trainer's constraints target)."""
+    measurement = report.get("side_effects_measurement") or {}
+    lines = measurement.get("lines") or []
+    if not lines:
+        return []
+    parts = ["<h2>Side effects</h2><ul id='side-effects'>" + "".join(
+        f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>"]
+    if measurement.get("measured"):
+        policy = measurement.get("policy")
+        parts.append(
+            f"<p>Policy <i>{html.escape(str(policy))}</i>: "
+            + ("a side effect blocks the blessing (Holm-corrected over the "
+               "comparisons)" if policy == "gate" else
+               "listed, not gated (evaluation.side_effects.policy: gate blocks)")
+            + f"; {html.escape(str(measurement.get('method', '')))}, threshold "
+            f"{measurement.get('threshold', 0.5):g}.</p>")
+    intended = measurement.get("intended") or []
+    if intended:
+        parts.append("<p>Intended (what the Trainer's constraints target):</p>"
+                     "<ul id='intended-effects'>" + "".join(
+                         f"<li>{html.escape(row['description'])}</li>"
+                         for row in intended) + "</ul>")
+    return parts
+
+
 def render(report: Dict[str, Any]) -> str:
     verdict = report["verdict"]
     if verdict["blessed"] and verdict["pushed"]:
@@ -56,6 +83,7 @@ def render(report: Dict[str, Any]) -> str:
     if verdict["reasons"]:
         parts.append("<h2>Why not</h2><ul id='reasons'>" + "".join(
             f"<li>{html.escape(r)}</li>" for r in verdict["reasons"]) + "</ul>")
+    parts.extend(_side_effects(report))
     parts.append(f"<p>Measured on the <b>{html.escape(report['split'])}</b> split "
                  f"(the Trainer chose its iterate on another split). Group feature "
                  f"<b>{html.escape(report['group'])}</b>, label "
