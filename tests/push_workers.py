@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import sys
+import time
 from typing import Any, Dict, List, Optional, Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -47,16 +48,25 @@ def make_models(folder: str, count: int, size: int = 50_000) -> List[str]:
     return paths
 
 
-def storage(object_storage: bool) -> Storage:
+def storage(object_storage: bool, slow_copy_s: float = 0.0) -> Storage:
     """The object-storage code (no rename, gfile, liveness by timestamps) or the
-    local one."""
-    return GfileStorage() if object_storage else LocalStorage()
+    local one; `slow_copy_s` makes every file copy take that long (so that a
+    fault lands inside a copy)."""
+    base = GfileStorage if object_storage else LocalStorage
+    if not slow_copy_s:
+        return base()
+
+    class Slow(base):
+        def copy_file(self, source, target):
+            time.sleep(slow_copy_s)
+            super().copy_file(source, target)
+    return Slow()
 
 
 def push(model: str, destination: str, object_storage: bool = False,
-         **lock_options: Any) -> Dict[str, Any]:
+         slow_copy_s: float = 0.0, **lock_options: Any) -> Dict[str, Any]:
     """One release as GatedPusher runs it: {"ok", "version", "new", "error"}."""
-    store = storage(object_storage)
+    store = storage(object_storage, slow_copy_s)
     try:
         version, new = release.release(
             model, destination,
@@ -132,10 +142,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     one.add_argument("--object-storage", action="store_true")
     one.add_argument("--stale-s", type=float, default=None)
     one.add_argument("--heartbeat-s", type=float, default=None)
+    one.add_argument("--slow-copy-s", type=float, default=0.0)
     args = parser.parse_args(argv)
     options = {k: v for k, v in (("stale_s", args.stale_s),
                                  ("heartbeat_s", args.heartbeat_s)) if v is not None}
-    outcome = push(args.model, args.destination, args.object_storage, **options)
+    outcome = push(args.model, args.destination, args.object_storage,
+                   args.slow_copy_s, **options)
     print(json.dumps(outcome))
     if not outcome["ok"]:
         print(f"fairgate: {outcome['error']}", file=sys.stderr)
