@@ -107,7 +107,8 @@ def contend(models: Sequence[str], destinations: Sequence[str],
 def inspect(destination: str, models: Sequence[str],
             object_storage: bool = False) -> Dict[str, List[str]]:
     """What is wrong at a destination after pushes of `models` ended:
-    {"duplicates", "unusable", "missing", "leftovers"} (lists of descriptions)."""
+    {"duplicates", "unusable", "missing", "leftovers"} (lists of descriptions;
+    duplicates and missing count usable versions only)."""
     store = storage(object_storage)
     problems: Dict[str, List[str]] = {"duplicates": [], "unusable": [],
                                       "missing": [], "leftovers": []}
@@ -117,6 +118,7 @@ def inspect(destination: str, models: Sequence[str],
         reason = serving_versions.unusable_reason(path, store)
         if reason:
             problems["unusable"].append(f"{version}: {reason}")
+            continue
         fingerprint = serving_versions.push_record(path, store).get("fingerprint")
         by_fingerprint.setdefault(fingerprint, []).append(version)
     for model in set(models):
