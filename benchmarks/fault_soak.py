@@ -66,6 +66,7 @@ class Soak:
         self.work = work
         self.rng = random.Random(seed)
         self.faults = collections.Counter()
+        self.landed = collections.Counter()  # where a fault hit ("kill_push: mid-copy")
         self.cases: Dict[str, List[dict]] = {k: [] for k in COUNTS}
         self.deliberately_broken: set = set()  # (destination, version) we corrupted
 
@@ -176,6 +177,7 @@ class Soak:
                 os.kill(child.pid, signal.SIGKILL)
                 child.wait()
                 self.faults["kill_push"] += 1
+                self.landed[f"kill_push: {_push_phase(destination)}"] += 1
                 self.recover(models[0], destination, "kill_push", object_storage)
             self.check_destination(destination, models[:2], "kill_push", object_storage,
                                    expect={models[0]})
@@ -199,6 +201,7 @@ class Soak:
                 else:
                     failed = self._limited_push(models[0], destination, object_storage)
                 self.faults["destination_full"] += 1
+                self.landed["destination_full: " + ("tmpfs" if mounted else "RLIMIT_FSIZE")] += 1
                 if failed["ok"] or f"push to {destination} failed" not in failed["error"]:
                     self.record("runs_not_recovering", "destination_full",
                                 f"{destination}: the full push did not fail naming "
@@ -315,6 +318,10 @@ class Soak:
                 os.killpg(run.pid, signal.SIGKILL)
             run.wait()
         self.faults[fault] += 1
+        text = log_path.read_text()
+        finished = [c for c in ("CsvExampleGen", "GatedPusher")
+                    if f"Component {c} is finished" in text]
+        self.landed[f"{fault}: finished before the kill: {finished or 'neither'}"] += 1
 
     def _rerun(self, config, fault: str, expect_pushed_new=None) -> None:
         rerun = self._run(config)
@@ -429,7 +436,7 @@ class Soak:
     def result(self, seconds: float) -> dict:
         out = {k: {"count": len(v), "cases": v} for k, v in self.cases.items()}
         out["faults"] = {"total": sum(self.faults.values()),
-                         "by_kind": dict(self.faults)}
+                         "by_kind": dict(self.faults), "landed": dict(self.landed)}
         out["seconds"] = round(seconds, 1)
         return out
 
@@ -437,6 +444,23 @@ class Soak:
 def write_config_again(workdir, steps):
     from tests.test_cli import write_config
     return write_config(workdir, **{"trainer.train_steps": steps})
+
+
+def _push_phase(destination):
+    """Where a killed push stopped, from what it left."""
+    names = os.listdir(destination) if os.path.isdir(destination) else []
+    if any(n.startswith(publication.INCOMING_PREFIX) for n in names) or any(
+            n.isdigit() and not os.path.exists(os.path.join(destination, n, "saved_model.pb"))
+            for n in names):
+        return "mid-copy"
+    claims = os.path.join(destination, publication.CONTROL_DIR, release.CLAIMS_DIR)
+    pushed = len([n for n in names if n.isdigit()])
+    if os.path.isdir(claims) and len(os.listdir(claims)) > pushed:
+        return "after claiming, before copying"
+    lock = os.path.join(destination, publication.CONTROL_DIR, "lock")
+    if os.path.isdir(lock) and os.listdir(lock):
+        return "in the lock (waiting, checking or done, not released)"
+    return "before the lock or after the release"
 
 
 def _cut(path, size):
