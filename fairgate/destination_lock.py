@@ -225,8 +225,12 @@ class DestinationLock:
         self.storage.makedirs(self.directory)
         self.owner = new_owner()
         self._lost, self._stopping = None, False
-        self.storage.write(self._alive_path(), self._about())
-        self._clock = (self.storage.mtime_ns(self._alive_path()), time.monotonic())
+        try:
+            self.storage.write(self._alive_path(), self._about())
+            self._clock = (self.storage.mtime_ns(self._alive_path()), time.monotonic())
+        except BaseException:
+            self._remove(f"{ALIVE}.{self.owner}")
+            raise
         self._thread = threading.Thread(target=self._heartbeat, daemon=True,
                                         name=f"lock-heartbeat-{self.owner}")
         self._thread.start()
@@ -249,7 +253,16 @@ class DestinationLock:
             self._stop()
             raise
         self.held = True
+        self._remove_stray()
         return self
+
+    def _remove_stray(self) -> None:
+        # An attempt killed between writing its alive file and its entering file
+        # leaves only the alive file, which nobody waits on: the holder tidies it.
+        for entry in scan(self.storage, self.directory).values():
+            if entry.owner != self.owner and not entry.entering and \
+                    entry.ticket is None and self.is_dead(entry):
+                self._remove(f"{ALIVE}.{entry.owner}")
 
     def _wait_for(self, other: str, started: float) -> None:
         seen_without_entering = False
