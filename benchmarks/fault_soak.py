@@ -281,7 +281,8 @@ class Soak:
         write_biased_csv(workdir / "csv" / "data.csv", 2000, seed=0)
         self.workdir = workdir
         self.steps = 300
-        self.config = write_config(workdir, **{"trainer.train_steps": self.steps})
+        self.config = self.last_config = write_config(
+            workdir, **{"trainer.train_steps": self.steps})
         start = self._run(self.config)
         if start.returncode != 0:
             self.record("runs_not_recovering", "setup", start.stderr[-2000:])
@@ -290,10 +291,13 @@ class Soak:
             getattr(self, kind)()
             self.check_run_state(kind)
 
-    def _fresh_config(self):
+    def _fresh_config(self, **overrides):
         # A new model (one more step): the run trains and pushes it.
+        from tests.test_cli import write_config
         self.steps += 1
-        return write_config_again(self.workdir, self.steps)
+        self.last_config = write_config(self.workdir, **{"trainer.train_steps": self.steps},
+                                        **overrides)
+        return self.last_config
 
     def _run(self, config, background=False, log=None):
         args = [FAIRGATE, "run", "--config", config]
@@ -339,7 +343,12 @@ class Soak:
             self.record("lost_pushes", fault, f"report says pushed to {path}, not usable")
 
     def kill_run_example_gen(self):
-        config = self._fresh_config()
+        # New data, so that CsvExampleGen runs (unchanged data is cached).
+        from tests.tabular import write_biased_csv
+        write_biased_csv(self.workdir / "csv2" / "data.csv", 2000, seed=1)
+        config = self._fresh_config(data={
+            "source": "csv", "input_base": str(self.workdir / "csv2"),
+            "label": "approved", "group": "region"})
         self._kill_when(config, "Component CsvExampleGen is running",
                         "kill_run_example_gen", self.rng.uniform(0.2, 2.0))
         self._rerun(config, "kill_run_example_gen")
@@ -351,12 +360,14 @@ class Soak:
         self._rerun(config, "kill_run_push")
 
     def corrupted_serving_run(self):
+        # The newest version holds the last config's model: cut it, and run that
+        # config again (its model must be judged, and pushed again).
         serving = str(self.workdir / "serving")
         version, _ = serving_versions.newest_usable(serving)
         _cut(os.path.join(serving, version, "saved_model.pb"), 100)
         self.deliberately_broken.add((serving, version))
         self.faults["corrupted_serving_run"] += 1
-        rerun = self._run(self.config)
+        rerun = self._run(self.last_config)
         if rerun.returncode != 0 or "VERDICT: BLESSED, pushed" not in rerun.stdout or \
                 f"version {version} at {serving} is unusable" not in rerun.stderr:
             self.record("runs_not_recovering", "corrupted_serving_run",
@@ -439,11 +450,6 @@ class Soak:
                          "by_kind": dict(self.faults), "landed": dict(self.landed)}
         out["seconds"] = round(seconds, 1)
         return out
-
-
-def write_config_again(workdir, steps):
-    from tests.test_cli import write_config
-    return write_config(workdir, **{"trainer.train_steps": steps})
 
 
 def _push_phase(destination):

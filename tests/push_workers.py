@@ -121,11 +121,11 @@ def inspect(destination: str, models: Sequence[str],
             continue
         fingerprint = serving_versions.push_record(path, store).get("fingerprint")
         by_fingerprint.setdefault(fingerprint, []).append(version)
-    for model in set(models):
-        found = by_fingerprint.get(serving_versions.fingerprint(model), [])
+    for fingerprint, found in by_fingerprint.items():
         if len(found) > 1:
-            problems["duplicates"].append(f"{model} in versions {found}")
-        if not found:
+            problems["duplicates"].append(f"model {fingerprint} in versions {found}")
+    for model in set(models):
+        if not by_fingerprint.get(serving_versions.fingerprint(model)):
             problems["missing"].append(model)
     if store.exists(destination):
         problems["leftovers"] += [n for n in store.listdir(destination)
