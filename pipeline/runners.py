@@ -4,6 +4,7 @@ open-source backend would (pipeline/kfp_local). All run the same
 create_pipeline(config)."""
 from __future__ import annotations
 
+import logging
 import os
 from typing import Dict
 
@@ -13,9 +14,12 @@ from tfx.proto.orchestration import pipeline_pb2
 
 from fairgate import artifacts, preflight
 from fairgate.config import Config
+from fairgate.destination_lock import DestinationLock, lock_for
 from pipeline.pipeline import NEVER_CACHED, create_pipeline
 
 RUNNERS = ("local", "beam", "kfp-local")
+
+log = logging.getLogger("fairgate.runs")
 
 
 def compile_ir(dag: tfx.dsl.Pipeline) -> pipeline_pb2.Pipeline:
@@ -35,10 +39,28 @@ def run(config: Config, runner: str = "local",
     if runner not in RUNNERS:
         raise ValueError(f"runner must be one of {', '.join(RUNNERS)}, got '{runner}'")
     preflight.check_inputs(config)
+    with run_lock(config):
+        return _run(config, runner, enable_cache)
+
+
+def run_lock(config: Config, **options) -> DestinationLock:
+    """One run at a time on one ML Metadata store and pipeline root: a second run
+    waits for the first to end (or for its process to be gone), saying so. Two
+    LocalDagRunners on one SQLite store would resolve each other's artifacts."""
+    store = config.resolved_metadata_path
+    os.makedirs(os.path.dirname(store), exist_ok=True)
+    return lock_for(
+        os.path.dirname(store), name=f"run-{os.path.basename(store)}",
+        purpose=f"run of '{config.name}'",
+        on_wait=lambda holder: log.warning(
+            "Waiting for %s, another run on this pipeline root (ML Metadata %s), "
+            "to finish.", holder, store), **options)
+
+
+def _run(config: Config, runner: str, enable_cache: bool) -> Dict[str, Dict[str, str]]:
     if runner == "kfp-local":
         from pipeline import kfp_local
         return kfp_local.run(config)
-    os.makedirs(os.path.dirname(config.resolved_metadata_path), exist_ok=True)
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(
         config.resolved_metadata_path)
     ir = compile_ir(create_pipeline(config, metadata, enable_cache=enable_cache))

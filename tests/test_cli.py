@@ -9,7 +9,7 @@ import time
 import pytest
 import yaml
 
-from components.gated_pusher import executor as pusher
+from fairgate import serving_versions
 from tests.pipeline_helpers import NATIVE_LOG_LINE
 from tests.tabular import write_biased_csv
 
@@ -65,7 +65,7 @@ def workdir(tmp_path_factory):
 
 
 def _versions(workdir):
-    return pusher.pushed_versions(str(workdir / "serving"))
+    return serving_versions.versions(str(workdir / "serving"))
 
 
 def test_run_killed_during_training_resumes_and_pushes_once(workdir):

@@ -20,7 +20,7 @@ from PIL import Image
 from google.protobuf import text_format
 
 from fairgate import eval_config
-from components.gated_pusher import executor as pusher
+from fairgate import publication, serving_versions
 from fairgate import preflight
 from tests import browser, pipeline_helpers as helpers
 from tests.tabular import write_biased_csv
@@ -88,7 +88,7 @@ class Workspace:
         return report
 
     def versions(self):
-        return pusher.pushed_versions(self.config.resolved_push_destination)
+        return serving_versions.versions(self.config.resolved_push_destination)
 
 
 def _check(report, name):
@@ -121,9 +121,9 @@ def test_fair_enough_model_is_blessed_pushed_once_and_reported(workspace, first)
     pushed = os.path.join(workspace.config.resolved_push_destination, versions[0])
     assert verdict["pushed_model_path"] == pushed
     assert os.path.exists(os.path.join(pushed, "saved_model.pb"))
-    assert os.path.exists(os.path.join(pushed, pusher.MARKER))
+    assert os.path.exists(os.path.join(pushed, serving_versions.PUSH_RECORD))
     assert not [n for n in os.listdir(workspace.config.resolved_push_destination)
-                if n.startswith(pusher.INCOMING_PREFIX)]
+                if n.startswith(publication.INCOMING_PREFIX)]
     # The model has the injected gap; the report's per-group rates show it.
     rates = first["models"]["candidate"]["rates"]
     north = rates["region=north"]["0.50"]["false_positive_rate"]

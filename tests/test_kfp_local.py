@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from components.gated_pusher import executor as pusher
+from fairgate import serving_versions
 from pipeline import kfp_spec
 from tests.pipeline_helpers import NATIVE_LOG_LINE
 from tests.tabular import write_biased_csv
@@ -57,7 +57,7 @@ def test_embedded_default_through_the_spec_is_blessed_and_pushed_once(embedded):
     workdir, _, first = embedded
     assert first.returncode == 0, first.stdout + first.stderr
     assert "VERDICT: BLESSED, pushed" in first.stdout
-    assert len(pusher.pushed_versions(str(workdir / "serving"))) == 1
+    assert len(serving_versions.versions(str(workdir / "serving"))) == 1
     spec = kfp_spec.load(str(workdir / ".fairgate" / "kfp-embedded" / "kfp-local" /
                              "pipeline.yaml"))
     for task in kfp_spec.tasks(spec):  # a line for every task, in the terminal
@@ -66,7 +66,8 @@ def test_embedded_default_through_the_spec_is_blessed_and_pushed_once(embedded):
     assert not NATIVE_LOG_LINE.search(first.stderr), first.stderr[-3000:]
     report = _report(workdir)
     assert report["verdict"]["blessed"] and report["serving_baseline"] == {
-        "in_serving": False, "push_destination": str(workdir / "serving")}
+        "in_serving": False, "push_destination": str(workdir / "serving"),
+        "unusable": []}
     assert not any("change vs" in c["name"] for c in report["checks"])
     # No unconstrained model (trainer.baseline false) and nothing in serving yet.
     assert not report["side_effects_measurement"]["measured"]
@@ -75,13 +76,13 @@ def test_embedded_default_through_the_spec_is_blessed_and_pushed_once(embedded):
 
 def test_second_run_is_judged_against_the_model_in_serving_and_pushes_nothing(embedded):
     workdir, config, _ = embedded
-    (version,) = pusher.pushed_versions(str(workdir / "serving"))
+    (version,) = serving_versions.versions(str(workdir / "serving"))
     second = _run(config, workdir)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "VERDICT: BLESSED, already in serving" in second.stdout
     assert "Component Trainer is finished (cached" in second.stderr
     assert "Component ServingModel is running" in second.stderr  # never cached
-    assert pusher.pushed_versions(str(workdir / "serving")) == [version]
+    assert serving_versions.versions(str(workdir / "serving")) == [version]
     report = _report(workdir)
     serving = report["serving_baseline"]
     assert serving["in_serving"] and serving["version"] == version
@@ -100,7 +101,7 @@ def test_second_run_is_judged_against_the_model_in_serving_and_pushes_nothing(em
 
 def test_failing_gates_through_the_spec_push_nothing_and_exit_3(embedded):
     workdir, _, _ = embedded
-    (version,) = pusher.pushed_versions(str(workdir / "serving"))
+    (version,) = serving_versions.versions(str(workdir / "serving"))
     strict = workdir / "strict.pbtxt"
     text = open(LENIENT).read()
     assert "lower_bound { value: 0.5 }" in text
@@ -113,7 +114,7 @@ def test_failing_gates_through_the_spec_push_nothing_and_exit_3(embedded):
     assert third.returncode == 3, third.stdout + third.stderr
     assert "VERDICT: NOT BLESSED, not pushed" in third.stdout
     assert "binary_accuracy" in third.stdout
-    assert pusher.pushed_versions(str(workdir / "serving")) == [version]
+    assert serving_versions.versions(str(workdir / "serving")) == [version]
     report = _report(workdir)
     assert not report["verdict"]["blessed"] and not report["verdict"]["pushed"]
     assert any("binary_accuracy" in reason for reason in report["verdict"]["reasons"])

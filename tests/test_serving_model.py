@@ -1,42 +1,86 @@
-"""ServingModel: which version counts as the model in serving, and the
-Evaluator's refusal of a stale baseline."""
+"""ServingModel: which version counts as the model in serving (the one rule of a
+usable version), and the Evaluator's refusal of a stale baseline."""
 import json
 import os
+import shutil
 
 import pytest
 from tfx.types import standard_artifacts
 
-from components.gated_pusher import executor as pusher
 from components.serving_model import executor
+from fairgate import serving_versions
+from tests import push_workers
 
 
-def _version(base, version, marker=None, complete=True):
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return push_workers.make_models(str(tmp_path_factory.mktemp("models")), 2)
+
+
+def _version(base, version, model, pushed=False, complete=True):
     folder = base / str(version)
-    (folder / "variables").mkdir(parents=True)
-    (folder / "variables" / "variables.index").write_text("v")
-    if complete:
-        (folder / "saved_model.pb").write_text(f"model {version}")
-    if marker is not None:
-        (folder / pusher.MARKER).write_text(json.dumps({"fingerprint": marker}))
+    shutil.copytree(model, folder)
+    if not complete:
+        os.remove(folder / serving_versions.SAVED_MODEL)
+    if pushed:
+        (folder / serving_versions.PUSH_RECORD).write_text(json.dumps(
+            {"fingerprint": serving_versions.fingerprint(model)}))
+    return folder
 
 
 @pytest.fixture
-def serving(tmp_path):
+def serving(tmp_path, models):
     base = tmp_path / "serving"
-    _version(base, 100, marker="aaa")                   # pushed by fairgate
-    _version(base, 200)                                 # copied there by hand
-    _version(base, 300, marker="ccc", complete=False)   # push interrupted (object storage)
+    _version(base, 100, models[0], pushed=True)                 # pushed by fairgate
+    _version(base, 200, models[1])                              # copied there by hand
+    _version(base, 300, models[0], pushed=True, complete=False)  # interrupted (object storage)
     return base
 
 
-def test_the_newest_loadable_version_is_in_serving_whoever_pushed_it(serving, tmp_path):
-    assert executor.newest_complete_version(str(serving)) == "200"
-    assert executor.newest_complete_version(str(tmp_path / "none")) is None
+def test_the_newest_usable_version_is_in_serving_whoever_pushed_it(serving, tmp_path):
+    version, skipped = serving_versions.newest_usable(str(serving))
+    assert version == "200"
+    assert [s["version"] for s in skipped] == ["300"]
+    assert "saved_model.pb is missing" in skipped[0]["reason"]
+    assert serving_versions.newest_usable(str(tmp_path / "none")) == (None, [])
 
 
-def test_an_interrupted_push_does_not_count_as_pushed(serving):
-    assert pusher.find_push(str(serving), "aaa") == "100"
-    assert pusher.find_push(str(serving), "ccc") is None  # pushed again, completely
+def test_an_interrupted_push_does_not_count_as_pushed(serving, models):
+    assert serving_versions.find_push(str(serving), serving_versions.fingerprint(
+        models[0])) == "100"
+    (serving / "100" / serving_versions.SAVED_MODEL).write_bytes(b"")
+    assert serving_versions.find_push(str(serving), serving_versions.fingerprint(
+        models[0])) is None  # pushed again, completely
+
+
+def _cut(path, size):
+    with open(path, "rb") as f:
+        head = f.read(size)
+    with open(path, "wb") as f:
+        f.write(head)
+
+
+def test_broken_versions_are_unusable_and_say_why(tmp_path, models):
+    truncated = _version(tmp_path, 1, models[0])
+    _cut(truncated / "saved_model.pb", 100)
+    assert "does not parse as a SavedModel (100 bytes" in \
+        serving_versions.unusable_reason(str(truncated))
+    no_index = _version(tmp_path, 2, models[0])
+    os.remove(no_index / "variables" / "variables.index")
+    assert serving_versions.unusable_reason(str(no_index)).endswith(
+        "variables/variables.index is missing")
+    no_shard = _version(tmp_path, 3, models[0])
+    for name in os.listdir(no_shard / "variables"):
+        if name.startswith("variables.data"):
+            os.remove(no_shard / "variables" / name)
+    assert "variables.data-00000-of-00001 is missing" in \
+        serving_versions.unusable_reason(str(no_shard))
+    altered = _version(tmp_path, 4, models[0], pushed=True)
+    shard = [n for n in os.listdir(altered / "variables") if n.startswith("variables.data")]
+    _cut(altered / "variables" / shard[0], 1000)
+    assert "differ from what GatedPusher pushed" in \
+        serving_versions.unusable_reason(str(altered))
+    assert serving_versions.unusable_reason(str(_version(tmp_path, 5, models[1]))) is None
 
 
 def _run_serving_model(base, tmp_path):
@@ -52,22 +96,36 @@ def test_serving_model_hands_on_a_copy_and_says_which(serving, tmp_path):
     record = executor.read_record(model.uri)
     assert record["in_serving"] and record["version"] == "200"
     assert record["path"] == str(serving / "200") and record["fingerprint"] == ""
+    assert [u["version"] for u in record["unusable"]] == ["300"]
     copied = os.path.join(model.uri, "Format-Serving", "saved_model.pb")
-    assert open(copied).read() == "model 200"
+    assert open(copied, "rb").read() == (serving / "200" / "saved_model.pb").read_bytes()
     assert executor.holds_model(model.uri)
     executor.check_current(record)  # still what is in serving
 
 
-def test_nothing_in_serving_is_no_baseline(tmp_path):
+def test_a_corrupted_newest_version_is_named_and_skipped(serving, tmp_path):
+    _cut(serving / "200" / "saved_model.pb", 100)
+    record = executor.read_record(_run_serving_model(serving, tmp_path).uri)
+    assert record["version"] == "100"
+    assert [u["version"] for u in record["unusable"]] == ["300", "200"]
+    assert "does not parse" in record["unusable"][1]["reason"]
+    executor.check_current(record)  # the Evaluator applies the same rule
+
+
+def test_nothing_usable_in_serving_is_no_baseline(tmp_path, models):
+    broken = tmp_path / "broken"
+    _cut(_version(broken, 7, models[0]) / "saved_model.pb", 100)
+    record = executor.read_record(_run_serving_model(broken, tmp_path).uri)
+    assert record["in_serving"] is False and record["unusable"][0]["version"] == "7"
     model = _run_serving_model(tmp_path / "empty", tmp_path)
     assert executor.read_record(model.uri)["in_serving"] is False
     assert not executor.holds_model(model.uri)
 
 
-def test_a_stale_baseline_is_refused(serving, tmp_path):
+def test_a_stale_baseline_is_refused(serving, tmp_path, models):
     """ServingModel's output reused from a cache after a newer push."""
     record = executor.read_record(_run_serving_model(serving, tmp_path).uri)
-    _version(serving, 400, marker="ddd")
+    _version(serving, 400, models[1], pushed=True)
     with pytest.raises(RuntimeError, match="is version 400, but the baseline handed "
                                            "to the Evaluator is version 200"):
         executor.check_current(record)

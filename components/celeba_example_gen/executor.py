@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from typing import Any, Dict, List
 
 import numpy as np
@@ -35,13 +34,12 @@ from tfx.types import artifact_utils
 from tfx.utils import proto_utils
 from tfx_bsl.coders.example_coder import RecordBatchToExamplesEncoder
 
-from fairgate import celeba_layout, image_summary
+from fairgate import celeba_layout, image_summary, publication
 from fairgate.images import image_bytes, to_stored_pixels
 from fairgate.progress import Progress
 
 _BATCH = 256
 IMAGE_FEATURE = "image"
-_STAGING_PREFIX = ".staging-"
 
 
 class InvalidDatasetError(ValueError):
@@ -144,12 +142,18 @@ def write_shard(batches, shard: str, target: str, pixels: image_summary.SplitPix
     return count
 
 
-def _move_files(source: str, target: str) -> None:
-    """Moves every file of `source` into `target`, file by file (object stores such
-    as GCS rename files, not folders)."""
-    tf.io.gfile.makedirs(target)
-    for name in tf.io.gfile.listdir(source):
-        tf.io.gfile.rename(os.path.join(source, name), os.path.join(target, name))
+def _remove_abandoned_staging(examples_uri: str) -> None:
+    """Removes the staging folders that killed executions of this component left
+    in their own output folders (siblings of examples_uri), once their process
+    is gone."""
+    storage = publication.storage_for(examples_uri)
+    parent = os.path.dirname(examples_uri.rstrip("/"))
+    if not storage.exists(parent):
+        return
+    for execution in storage.listdir(parent):
+        folder = storage.join(parent, execution)
+        if storage.isdir(folder):
+            publication.remove_abandoned(storage, folder, [publication.STAGING_PREFIX])
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -179,13 +183,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         examples = artifact_utils.get_single_instance(output_dict["examples"])
         examples.split_names = artifact_utils.encode_split_names(split_names)
-        staging = os.path.join(examples.uri, f"{_STAGING_PREFIX}{uuid.uuid4().hex}")
+        _remove_abandoned_staging(examples.uri)
+        staging = os.path.join(examples.uri,
+                               publication.STAGING_PREFIX + publication.new_owner())
         tf.io.gfile.makedirs(staging)
         try:
             summaries = self._write_splits(input_config, builder, folder, image_size,
                                            staging)
             for split in input_config.splits:
-                _move_files(os.path.join(staging, f"Split-{split.name}"),
+                publication.move_files(os.path.join(staging, f"Split-{split.name}"),
                             artifact_utils.get_split_uri([examples], split.name))
             image_summary.write(examples.uri, IMAGE_FEATURE, image_size, summaries)
         finally:

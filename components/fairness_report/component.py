@@ -45,6 +45,7 @@ def FairnessReportGen(  # pylint: disable=invalid-name
     """
     from fairgate import report as fairness_report  # heavy imports at run time
     from fairgate.config import is_uri
+    from components.gated_pusher.executor import NEW_PUSH_KEY
     from components.serving_model.executor import read_record
     from components.side_effects.component import read_record as side_effect_record
 
@@ -60,8 +61,7 @@ def FairnessReportGen(  # pylint: disable=invalid-name
                                       if unconstrained_evaluation else ""),
         serving=read_record(baseline_model.uri) if baseline_model else None,
         side_effects=side_effect_record(blessing.uri))
-    content["new_push"] = bool(pushed_model.get_int_custom_property(
-        "fairgate_new_push"))
+    content["new_push"] = bool(pushed_model.get_int_custom_property(NEW_PUSH_KEY))
     # Written locally, then copied when the artifact lives on object storage.
     local_dir = tempfile.mkdtemp() if is_uri(report.uri) else report.uri
     fairness_report.write(content, local_dir)

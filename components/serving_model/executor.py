@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from absl import logging
 from tfx import types
@@ -13,21 +13,9 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, path_utils
 
-from components.gated_pusher.executor import MARKER, is_complete, pushed_versions
+from fairgate.serving_versions import newest_usable, push_record
 
 RECORD = "serving_model.json"  # at the root of ServingModel's output artifact
-
-
-def newest_complete_version(base_directory: str) -> Optional[str]:
-    """The newest loadable version, as a model server picks it: the highest
-    numeric folder holding saved_model.pb, whoever put it there (GatedPusher's
-    marker is read when present, not required)."""
-    if not fileio.exists(base_directory):
-        return None
-    for version in reversed(pushed_versions(base_directory)):
-        if is_complete(os.path.join(base_directory, version)):
-            return version
-    return None
 
 
 def read_record(model_uri: str) -> Dict[str, Any]:
@@ -52,18 +40,20 @@ class ServingModelExecutor(base_executor.BaseExecutor):
            exec_properties: Dict[str, Any]) -> None:
         base = exec_properties["push_destination"]
         model = artifact_utils.get_single_instance(output_dict["model"])
-        version = newest_complete_version(base)
+        version, unusable = newest_usable(base)
         record: Dict[str, Any] = {"in_serving": version is not None,
-                                  "push_destination": base}
+                                  "push_destination": base, "unusable": unusable}
+        for skipped in unusable:
+            logging.warning("ServingModel: version %s at %s is unusable: %s. It is "
+                            "not the baseline.", skipped["version"], base,
+                            skipped["reason"])
         if version is None:
-            logging.info("ServingModel: nothing in serving at %s yet; the candidate "
-                         "is judged without a baseline.", base)
+            logging.info("ServingModel: no usable model in serving at %s; the "
+                         "candidate is judged without a baseline (the change gates "
+                         "are skipped).", base)
         else:
             source = os.path.join(base, version)
-            pushed: Dict[str, Any] = {}
-            if fileio.exists(os.path.join(source, MARKER)):  # pushed by GatedPusher
-                with fileio.open(os.path.join(source, MARKER), "r") as f:
-                    pushed = json.load(f)
+            pushed = push_record(source)  # {} when not pushed by GatedPusher
             # A copy, so that a push during this run cannot change the baseline
             # under the Evaluator.
             io_utils.copy_dir(source, path_utils.serving_model_path(model.uri))
@@ -88,11 +78,11 @@ def check_current(record: Dict[str, Any]) -> None:
     gates pass or fail against the wrong model."""
     if "push_destination" not in record:
         return
-    now = newest_complete_version(record["push_destination"])
+    now, _ = newest_usable(record["push_destination"])
     handed = record.get("version") if record.get("in_serving") else None
     if now != handed:
         raise RuntimeError(
-            f"the model in serving at {record['push_destination']} is "
+            f"the newest usable model in serving at {record['push_destination']} is "
             f"{'version ' + now if now else 'none'}, but the baseline handed to the "
             f"Evaluator is {'version ' + handed if handed else 'none'}: ServingModel's "
             "output is stale (taken from a cache: on Kubeflow, submit with "

@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import time
 from typing import Any, Dict, List, Optional
 
-from fairgate.config import is_uri
 from fairgate.report import collect, data_facts, html, plots
 
 REPORT_JSON = "report.json"
@@ -145,29 +143,12 @@ def without_nan(value):
 
 
 def publish(report_dir: str, stable_dir: str) -> str:
-    """Copies the report to stable_dir, replacing the previous one by two renames:
-    a reader sees the old report or the new one, never a mix (for an instant, no
-    folder). On object storage (a URI) files are copied one by one, report.json
-    last."""
-    if is_uri(stable_dir):
-        import tensorflow as tf
-        tf.io.gfile.makedirs(stable_dir)
-        names = sorted(os.listdir(report_dir), key=lambda n: n == REPORT_JSON)
-        for name in names:
-            tf.io.gfile.copy(os.path.join(report_dir, name),
-                             stable_dir.rstrip("/") + "/" + name, overwrite=True)
-        return stable_dir
-    stable_dir = os.path.abspath(stable_dir)
-    parent = os.path.dirname(stable_dir)
-    os.makedirs(parent, exist_ok=True)
-    incoming = f"{stable_dir}.incoming-{os.getpid()}"
-    shutil.rmtree(incoming, ignore_errors=True)
-    shutil.copytree(report_dir, incoming)
-    old: Optional[str] = None
-    if os.path.exists(stable_dir):
-        old = f"{stable_dir}.old-{os.getpid()}"
-        os.rename(stable_dir, old)
-    os.rename(incoming, stable_dir)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
-    return stable_dir
+    """Copies the report to stable_dir, replacing the previous one: a reader, and
+    a concurrent run publishing its own, sees one whole report, never a mix
+    (publication.replace_folder; on object storage report.json is written last,
+    under the folder's lock)."""
+    from fairgate.destination_lock import lock_for
+    from fairgate.publication import replace_folder, storage_for
+    storage = storage_for(stable_dir)
+    return replace_folder(report_dir, stable_dir, storage, completion=REPORT_JSON,
+                          lock_factory=lambda target: lock_for(target, storage))

@@ -95,10 +95,19 @@ def render(report: Dict[str, Any]) -> str:
         parts.append("<p id='baseline'>Compared with the model in serving"
                      + (f", version <b>{html.escape(str(version))}</b>" if version else "")
                      + f": <code>{html.escape(where)}</code>.</p>")
+    elif serving.get("unusable"):
+        parts.append("<p id='baseline'>No usable model was in serving: the gates "
+                     "against the model in serving (no accuracy drop, no larger gap) "
+                     "were not applied.</p>")
     else:
         parts.append("<p id='baseline'>No model was in serving before this one: the "
                      "gates against the model in serving (no accuracy drop, no larger "
                      "gap) were not applied.</p>")
+    for skipped in serving.get("unusable") or []:
+        parts.append("<p class='unusable'>Version "
+                     f"<b>{html.escape(str(skipped['version']))}</b> in serving is "
+                     f"unusable and was not compared with: "
+                     f"{html.escape(skipped['reason'])}.</p>")
     parts.append("<h2>Gates</h2><p>Policy <i>confidence</i>: the gate compares a "
                  "one-sided bound (e.g. the upper 95% bound of an FPR) with its limit; "
                  "a change gate fails only when the paired regression against the "
