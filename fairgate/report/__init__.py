@@ -25,8 +25,7 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
     """`serving`: ServingModel's record of the model in serving that the
     candidate was compared with ({"in_serving": false} before the first push)."""
     evaluation = collect.Evaluation(evaluation_uri)
-    group_names = [str(g) for g in groups]
-    sizes = collect.group_sizes(evaluation, group, group_names,
+    sizes = collect.group_sizes(evaluation, group, groups,
                                 evaluation.candidate_name)
     check_list = collect.checks(evaluation)
     training = collect.training_history(model_uri) if model_uri else None
