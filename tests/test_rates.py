@@ -37,8 +37,8 @@ def test_rates_match_their_definition_on_random_decisions(which):
     labels = rng.random(500) < 0.3
     counts = rates.confusion_counts(decisions, labels.astype(int))
     assert counts.sum() == 500
-    assert rates.value(counts, which) == pytest.approx(REFERENCE[which](decisions, labels),
-                                                       abs=1e-12)
+    expected = REFERENCE[which](decisions, labels)
+    assert rates.value(counts, which) == pytest.approx(expected, abs=1e-12)
     mask = rng.random(500) < 0.5
     masked = rates.confusion_counts(decisions, labels.astype(int), mask)
     assert rates.value(masked, which) == pytest.approx(

@@ -241,15 +241,16 @@ def test_an_error_rate_constraint_is_judged_as_an_error_rate():
         {"rate": "error_rate", "group": 1, "upper_bound": 0.3},
         {"gap": "error_rate", "groups": [0, 1], "max_gap": 0.1}]}, [0, 1])
     _, point = constraints.measure(spec, SMALL_LOGITS, SMALL_LABELS, SMALL_GROUPS)
-    assert point == pytest.approx([1 / 4 - 0.3, 1 / 4 - 3 / 4 - 0.1,
-                                   3 / 4 - 1 / 4 - 0.1])
+    # The gap's pair is (group 0, group 1): 3/4 - 1/4 and 1/4 - 3/4.
+    assert point == pytest.approx([1 / 4 - 0.3, 3 / 4 - 1 / 4 - 0.1,
+                                   1 / 4 - 3 / 4 - 0.1])
     from fairgate import intervals
     _, bounded = constraints.measure(spec, SMALL_LOGITS, SMALL_LABELS, SMALL_GROUPS,
                                      level=0.75)
     assert bounded[0] == pytest.approx(intervals.rate_interval(1, 4, 0.75)[1] - 0.3)
     assert bounded[1:] == pytest.approx([
-        intervals.newcombe(1, 4, 3, 4, 0.75)[1] - 0.1,
-        intervals.newcombe(3, 4, 1, 4, 0.75)[1] - 0.1])
+        intervals.newcombe(3, 4, 1, 4, 0.75)[1] - 0.1,
+        intervals.newcombe(1, 4, 3, 4, 0.75)[1] - 0.1])
 
 
 @pytest.mark.parametrize("rate", sorted(constraints.RATES))

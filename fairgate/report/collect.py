@@ -16,7 +16,8 @@ import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_specs, metric_types
 from tensorflow_model_analysis.writers import eval_config_writer
 
-from fairgate import intervals, rates
+from fairgate import intervals
+from fairgate import rates as rate_table  # `rates` names the report's per-group rows
 from fairgate.groups import group_text
 
 REPORT_THRESHOLDS = (0.22, 0.5, 0.75)
@@ -107,18 +108,20 @@ def group_rates(evaluation: Evaluation, group: str, model_name: str
                            if abs(m["threshold"] - threshold) < 1e-6), None)
             if matrix is None:
                 continue
-            counts = [matrix[cell] for cell in ("tp", "fp", "tn", "fn")]  # rates.TP..FN
+            # In rate_table's order: TP, FP, TN, FN.
+            counts = [matrix[cell] for cell in ("tp", "fp", "tn", "fn")]
             fi = f"@{threshold:.2f}"
+
+            def bounds(which):  # one-sided 95% bounds: the figures' error bars
+                return _interval(intervals.rate_interval(
+                    *rate_table.fraction(counts, which), INTERVAL_LEVEL))
+
             per_threshold[f"{threshold:.2f}"] = {
                 **{population: int(sum(counts[i] for i in cells))
-                   for population, cells in rates.POPULATIONS.items()},
-                # One-sided 95% bounds of each rate (intervals.rate_interval), the
-                # error bars of the figures.
-                "false_positive_rate_interval": _interval(intervals.rate_interval(
-                    *rates.fraction(counts, rates.FALSE_POSITIVE_RATE), INTERVAL_LEVEL)),
-                "false_negative_rate_interval": _interval(intervals.rate_interval(
-                    *rates.fraction(counts, rates.FALSE_NEGATIVE_RATE), INTERVAL_LEVEL)),
-                "accuracy": _number(rates.value(counts, rates.ACCURACY)),
+                   for population, cells in rate_table.POPULATIONS.items()},
+                "false_positive_rate_interval": bounds(rate_table.FALSE_POSITIVE_RATE),
+                "false_negative_rate_interval": bounds(rate_table.FALSE_NEGATIVE_RATE),
+                "accuracy": _number(rate_table.value(counts, rate_table.ACCURACY)),
                 # FairnessIndicators' own values, as TFMA reports them.
                 "false_positive_rate": _number(evaluation.value(
                     slice_, f"{FI}/false_positive_rate{fi}", model_name)),
@@ -326,7 +329,7 @@ def _sample(check, group: str, rates: Optional[Dict[str, Any]]) -> str:
     if not rates:
         return ""
     name = check.get("quantity") or check["name"]
-    kind = rates.population_named_in(name)
+    kind = rate_table.population_named_in(name)
     parts = []
     for slice_, per_threshold in sorted(rates.items()):
         row = per_threshold.get("0.50")
