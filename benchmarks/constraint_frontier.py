@@ -32,7 +32,6 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
-import dataclasses  # noqa: E402
 import glob  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
@@ -232,7 +231,7 @@ def main(argv=None):
         "num_examples": args.num_examples,
         "eval_examples": int(len(eval_labels)), "test_examples": int(len(test_labels)),
         "constraints": constraints.describe(spec), "selection_level": level,
-        "trainer": dataclasses.asdict(config.trainer),
+        "trainer": config.trainer.model_dump(),
         "tfco_chosen_step": chosen.get("chosen_step"),
         "run_exit_code": code, "run_seconds": round(run_seconds, 1),
         "models": summaries,

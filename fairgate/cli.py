@@ -1,5 +1,5 @@
 """The `fairgate` command: run the pipeline, print the last verdict, compile for
-Kubeflow, prepare the embedded dataset.
+Kubeflow, prepare the embedded dataset, print the config file's JSON Schema.
 
 Exit codes: 0 the model was pushed (or is already in serving); 3 the run finished
 but the model was not blessed, so nothing was pushed; 2 bad input or config,
@@ -21,6 +21,8 @@ import re  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
+
+from fairgate.config import is_uri  # noqa: E402  (no TensorFlow)
 
 # google-api-core warns about Python 3.10 at import; TFX 1.16 requires 3.10.
 warnings.filterwarnings("ignore", category=FutureWarning)
@@ -110,12 +112,16 @@ def _run(args) -> int:
     _setup_logging(log_file)
     print(f"fairgate: running '{config.name}' ({config.data.source}) with the "
           f"{args.runner} runner; full log: {log_file}", file=sys.stderr)
+    from fairgate.config import ConfigError
     from fairgate.preflight import InputError
     from fairgate.celeba_layout import DatasetNotFoundError
     from pipeline import kfp_spec, runners
     start = time.time()
     try:
         outputs = runners.run(config, args.runner)
+    except ConfigError as error:  # a key preflight judges (constraints, gates)
+        print(f"fairgate: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except kfp_spec.SpecRefused as error:
         print(f"fairgate: the open-source Kubeflow Pipelines backend would refuse the "
               f"spec, nothing ran: {error}", file=sys.stderr)
@@ -144,11 +150,25 @@ def _run(args) -> int:
                           config.resolved_report_dir)
 
 
-def _print_verdict(report_json: str, report_dir: str) -> int:
+def _exists(path: str) -> bool:
+    if not is_uri(path):
+        return os.path.exists(path)
+    import tensorflow as tf  # object storage; TensorFlow's import takes seconds
+    return tf.io.gfile.exists(path)
+
+
+def _read_json(path: str):
     import json
-    import tensorflow as tf  # reads local files and object storage alike
-    with tf.io.gfile.GFile(report_json) as f:
-        report = json.load(f)
+    if not is_uri(path):
+        with open(path) as f:
+            return json.load(f)
+    import tensorflow as tf  # object storage; TensorFlow's import takes seconds
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def _print_verdict(report_json: str, report_dir: str) -> int:
+    report = _read_json(report_json)
     verdict = report["verdict"]
     if verdict["blessed"] and verdict["pushed"]:
         how = "pushed" if report.get("new_push", True) else "already in serving"
@@ -175,8 +195,7 @@ def _report(args) -> int:
     if config is None:
         return EXIT_BAD_INPUT
     report_json = os.path.join(config.resolved_report_dir, "report.json")
-    import tensorflow as tf
-    if not tf.io.gfile.exists(report_json):
+    if not _exists(report_json):
         print(f"fairgate: no report at {report_json}: run `fairgate run` first",
               file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -196,6 +215,13 @@ def _selection_summary(model_uri: str) -> str:
     return (f"mode {record['mode']}, snapshot at step {chosen['step']} of "
             f"{record['candidates'][-1]['step']}, eval objective "
             f"{chosen['objective']:.3f}; {violations or 'no constraints'}")
+
+
+def _schema(args) -> int:
+    import json
+    from fairgate import config as config_lib
+    print(json.dumps(config_lib.json_schema(), indent=2))
+    return 0
 
 
 def _compile(args) -> int:
@@ -244,6 +270,9 @@ def main(argv=None) -> int:
                                  "report's path (exit code as for run)")
     report.add_argument("--config", help="YAML run config (default: the embedded demo)")
     report.set_defaults(func=_report)
+    schema = commands.add_parser("schema", help="print the run config's JSON Schema "
+                                 "(for editors that validate YAML)")
+    schema.set_defaults(func=_schema)
     compile_ = commands.add_parser("compile", help="compile the pipeline for Kubeflow "
                                    "Pipelines (KFP v2 JSON)")
     compile_.add_argument("--runner", choices=["kubeflow"], default="kubeflow")

@@ -1,19 +1,40 @@
-"""Run configuration: a YAML file per task, checked strictly, with defaults for all.
+"""Run configuration: a YAML file per task, checked against one typed schema.
 
-A key the code does not know, or a value of the wrong type, is rejected with the
-key's dotted name and the file it came from. With no file at all, the defaults run
-the embedded CelebA-format demo.
+The schema is the pydantic models below: the config file, the Trainer's
+custom_config (`TrainerSettings`) and `fairgate schema` (JSON Schema, for editors)
+all read it. A key the schema does not know, or a value of the wrong type or out
+of its bounds, is rejected with the key's dotted name and the file it came from.
+With no file at all, the defaults run the embedded CelebA-format demo.
+
+Loading a config imports no TensorFlow: checks that need TFCO or TFMA (the
+constraint spec, the rendered EvalConfig and its gates) run in
+`fairgate.preflight.check_config`, before anything else of a run.
+
+A new nested section is a `Section` subclass with its keys (types, defaults,
+bounds, a docstring under each) and one field of that type in its parent with
+`Field(default_factory=...)`; validation, error messages and the JSON Schema
+follow from the types.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
-import typing
-from typing import Any, Dict, List, Optional
+import re
+from typing import Annotated, Any, Dict, List, Literal, Optional, Sequence
 
 import yaml
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr,
+                      ValidationError, WithJsonSchema, field_validator,
+                      model_validator)
+from pydantic_core import PydanticCustomError
 
 SOURCES = ("embedded_celeba", "tfds", "csv", "tfrecord")
+IMAGE_SOURCES = ("embedded_celeba", "tfds")  # the rest are tabular
+# group_thresholds: the unconstrained model (trained as `none`) plus one decision
+# threshold per group chosen on eval under the constraints (post-processing).
+TRAINER_MODES = ("tfco", "none", "correlation", "group_thresholds")
+LEARNING_RATE_SCHEDULES = ("auto", "cosine", "constant")
+FEATURE_KINDS = ("numeric", "categorical")
+SPLITS = ("train", "eval", "test")
 
 
 def is_uri(path: str) -> bool:
@@ -32,49 +53,203 @@ class ConfigError(ValueError):
     """The configuration file is invalid; the message names the key and the file."""
 
 
-@dataclasses.dataclass
-class DataConfig:
-    # embedded_celeba: generated CelebA-format faces (offline default);
-    # tfds: a prepared TFDS dataset in celeb_a's layout (e.g. real celeb_a);
-    # csv: a folder of CSV files; tfrecord: a folder of gzipped tf.Example TFRecords.
-    source: str = "embedded_celeba"
-    data_dir: str = ".fairgate/tensorflow_datasets"  # TFDS data_dir
-    dataset: str = "celeb_a"  # TFDS name[/config][:version], source tfds
-    num_examples: int = 20_000  # size of the embedded default
-    seed: int = 0  # seed of the embedded default
+def invalid(key: str, message: str) -> PydanticCustomError:
+    """A check across keys failed: `key` (dotted, relative to the section being
+    validated) is what the message names."""
+    return PydanticCustomError("fairgate_config", "{message}",
+                               {"key": key, "message": message})
+
+
+def _scalar(value):
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"must be a string or an integer, got {value!r}")
+    return value
+
+
+# A group or label value as the data holds it: an integer or a string.
+Scalar = Annotated[Any, AfterValidator(_scalar),
+                   WithJsonSchema({"type": ["string", "integer"]})]
+
+
+def _low_high(pair):
+    if len(pair) != 2 or pair[0] > pair[1]:
+        raise ValueError(f"must be [low, high], got {pair}")
+    return pair
+
+
+Bounds = Annotated[List[float], AfterValidator(_low_high), WithJsonSchema({
+    "type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2})]
+
+
+def _feature_entry(entry):
+    if isinstance(entry, dict):
+        if len(entry) != 1:
+            raise ValueError(f"must be a column name or {{name: kind}}, got {entry!r}")
+        name, kind = next(iter(entry.items()))
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"column name must be a string, got {name!r}")
+        if kind not in FEATURE_KINDS:
+            raise ValueError(f"kind of '{name}' must be one of "
+                             f"{', '.join(FEATURE_KINDS)}, got {kind!r}")
+    elif not isinstance(entry, str) or not entry:
+        raise ValueError(f"must be a column name or {{name: kind}}, got {entry!r}")
+    return entry
+
+
+FeatureEntry = Annotated[Any, AfterValidator(_feature_entry), WithJsonSchema({"anyOf": [
+    {"type": "string", "minLength": 1},
+    {"type": "object", "minProperties": 1, "maxProperties": 1,
+     "additionalProperties": {"enum": list(FEATURE_KINDS)}}]})]
+
+
+class Section(BaseModel):
+    """A part of the config: unknown keys are refused and types are strict (a YAML
+    `3` is no string, `yes` no integer); each key's docstring is its description
+    in the JSON Schema."""
+    model_config = ConfigDict(extra="forbid", strict=True, use_attribute_docstrings=True)
+
+
+def _data_schema(schema: Dict[str, Any]) -> None:
+    """What depends on data.source, for editors (as `DataConfig._across_keys`)."""
+    image = {"properties": {"source": {"enum": list(IMAGE_SOURCES)}}}
+    schema["allOf"] = [
+        {"if": image, "then": {"properties": {"image_size": {
+            "minimum": 8, "maximum": 512}}}},
+        {"if": {"properties": {"source": {"enum": ["csv", "tfrecord"]}},
+                "required": ["source"]},
+         "then": {"required": ["input_base"],
+                  "properties": {"input_base": {"minLength": 1}}}}]
+
+
+class DataConfig(Section):
+    """The `data:` section: where the examples come from and which columns are
+    label, group and features."""
+    model_config = ConfigDict(json_schema_extra=_data_schema)
+
+    source: Literal[SOURCES] = "embedded_celeba"
+    """embedded_celeba: generated CelebA-format faces (offline default); tfds: a
+    prepared TFDS dataset in celeb_a's layout (e.g. real celeb_a); csv: a folder of
+    CSV files; tfrecord: a folder of gzipped tf.Example TFRecords."""
+    data_dir: str = ".fairgate/tensorflow_datasets"
+    """TFDS data_dir (sources embedded_celeba and tfds)."""
+    dataset: str = "celeb_a"
+    """TFDS name[/config][:version] (source tfds)."""
+    num_examples: int = Field(20_000, ge=1)
+    """Size of the embedded dataset (source embedded_celeba; CelebA's is 202,599)."""
+    seed: int = 0
+    """Seed of the embedded dataset."""
     image_size: int = 28
-    input_base: str = ""  # folder of files, source csv / tfrecord
-    # Split name -> file pattern under input_base (csv / tfrecord). Empty: one
-    # folder, hash-split 8:1:1 into train / eval / test.
-    splits: Dict[str, str] = dataclasses.field(default_factory=dict)
-    label: str = "Smiling"
-    group: str = "Young"
-    # A curated schema (text proto). Empty: inferred from the train split only.
+    """Images are resized to image_size x image_size (8 to 512; image sources)."""
+    input_base: str = ""
+    """Folder of input files (sources csv and tfrecord; required there)."""
+    splits: Dict[str, str] = Field(default_factory=dict, json_schema_extra={
+        "anyOf": [{"maxProperties": 0},
+                  {"required": list(SPLITS), "propertyNames": {"enum": list(SPLITS)}}]})
+    """Split name -> file pattern under input_base (csv / tfrecord), exactly train,
+    eval and test. Empty: one folder, hash-split 8:1:1 into train / eval / test."""
+    label: str = Field("Smiling", min_length=1)
+    """The label column (0/1 unless label_positive maps it)."""
+    group: str = Field("Young", min_length=1)
+    """The group column the fairness constraints and gates compare."""
     schema_file: str = ""
-    # Numeric features that must lie in [low, high] and hold no NaN.
-    feature_bounds: Dict[str, List[float]] = dataclasses.field(default_factory=dict)
-    # Tabular sources: the model's input columns. Each entry is a column name
-    # (kind from the schema: numbers are numeric, strings categorical) or
-    # {name: numeric|categorical}. Empty: every column but label, group and
-    # data.exclude_features.
-    features: List[Any] = dataclasses.field(default_factory=list)
-    exclude_features: List[str] = dataclasses.field(default_factory=list)
-    # The label value that means positive (e.g. ">50K", "yes", 2); every other
-    # value is negative, unless label_negative names the negative value too (then
-    # a row holding neither is an error naming file and line). Unset: 0/1 labels.
-    label_positive: Any = None
-    label_negative: Any = None
-    # Group values merged into one before anything reads them (ExampleGen writes
-    # the merged value), e.g. {older: ["45+", "60+"]}.
-    group_merge: Dict[str, List[Any]] = dataclasses.field(default_factory=dict)
-    # Share of a categorical feature's values in eval/test that may be missing
-    # from the training vocabulary (TFDV min_domain_mass = 1 - tolerance).
-    # 0: strict, any unseen value stops the run at the data gate.
-    unseen_category_tolerance: float = 0.0
+    """A curated schema (text proto). Empty: inferred from the train split only."""
+    feature_bounds: Dict[str, Bounds] = Field(default_factory=dict)
+    """Numeric features that must lie in [low, high] and hold no NaN."""
+    features: List[FeatureEntry] = Field(default_factory=list)
+    """Tabular sources: the model's input columns. Each entry is a column name
+    (kind from the schema: numbers are numeric, strings categorical) or {name:
+    numeric|categorical}. Empty: every column but label, group and
+    exclude_features."""
+    exclude_features: List[str] = Field(default_factory=list)
+    """Tabular sources: columns kept from the model (instead of features)."""
+    label_positive: Optional[Scalar] = None
+    """The label value that means positive (e.g. ">50K", "yes", 2); every other value
+    is negative, unless label_negative names the negative value too (then a row
+    holding neither is an error naming file and line). Unset: 0/1 labels. CSV only."""
+    label_negative: Optional[Scalar] = None
+    """The label value that means negative (needs label_positive)."""
+    group_merge: Dict[str, List[Scalar]] = Field(default_factory=dict)
+    """Group values merged into one before anything reads them (ExampleGen writes
+    the merged value), e.g. {older: ["45+", "60+"]}. CSV only."""
+    unseen_category_tolerance: float = Field(0.0, ge=0.0, lt=1.0)
+    """Share of a categorical feature's values in eval/test that may be missing from
+    the training vocabulary (TFDV min_domain_mass = 1 - tolerance). 0: strict, any
+    unseen value stops the run at the data gate."""
+
+    @property
+    def is_image(self) -> bool:
+        return self.source in IMAGE_SOURCES
+
+    @field_validator("splits")
+    @classmethod
+    def _three_splits(cls, splits):
+        if splits and set(splits) != set(SPLITS):
+            raise ValueError("must name exactly train, eval and test, got "
+                             f"{', '.join(sorted(splits))}")
+        return splits
+
+    @model_validator(mode="after")
+    def _across_keys(self):
+        if self.source in ("csv", "tfrecord") and not self.input_base:
+            raise invalid("input_base", f"is required for source '{self.source}'")
+        if self.is_image and not 8 <= self.image_size <= 512:
+            raise invalid("image_size",
+                          f"must be between 8 and 512, got {self.image_size}")
+        if self.label == self.group:
+            raise invalid("group", f"must differ from data.label ('{self.label}')")
+        self._check_columns()
+        return self
+
+    def _check_columns(self) -> None:
+        """features / exclude_features / label_* / group_merge against each other."""
+        seen = set()
+        for i, entry in enumerate(self.features):
+            name = next(iter(entry)) if isinstance(entry, dict) else entry
+            if name in seen:
+                raise invalid(f"features[{i}]", f"column '{name}' is listed twice")
+            if name in (self.label, self.group):
+                raise invalid(f"features[{i}]", f"'{name}' is the "
+                              f"{'label' if name == self.label else 'group'} column, "
+                              "not a feature")
+            seen.add(name)
+        if self.features and self.exclude_features:
+            raise invalid("exclude_features", "give data.features or "
+                          "data.exclude_features, not both")
+        if (self.features or self.exclude_features) and self.is_image:
+            raise invalid("features" if self.features else "exclude_features",
+                          f"applies to tabular sources (csv, tfrecord), not "
+                          f"'{self.source}'")
+        if self.label_negative is not None and self.label_positive is None:
+            raise invalid("label_negative", "needs data.label_positive")
+        if self.label_positive is not None and \
+                str(self.label_positive) == str(self.label_negative):
+            raise invalid("label_negative", "must differ from data.label_positive")
+        merged_from: Dict[str, str] = {}
+        for name, values in self.group_merge.items():
+            if not values:
+                raise invalid(f"group_merge.{name}", "must list the group values to "
+                              "merge")
+            for value in values:
+                if str(value) in merged_from:
+                    raise invalid(f"group_merge.{name}", f"value {value!r} is already "
+                                  f"merged into '{merged_from[str(value)]}'")
+                merged_from[str(value)] = str(name)
+        if (self.label_positive is not None or self.group_merge) and \
+                self.source != "csv":
+            raise invalid("label_positive" if self.label_positive is not None else
+                          "group_merge", "is applied while reading CSV files: source "
+                          f"must be csv, got '{self.source}'")
 
 
-TRAINER_MODES = ("tfco", "none", "correlation", "group_thresholds")
-LEARNING_RATE_SCHEDULES = ("auto", "cosine", "constant")
+def feature_kinds(data: DataConfig) -> Dict[str, Optional[str]]:
+    """data.features as {column: kind or None (the schema decides)}, in order."""
+    kinds: Dict[str, Optional[str]] = {}
+    for entry in data.features:
+        if isinstance(entry, dict):
+            kinds.update(entry)
+        else:
+            kinds[entry] = None
+    return kinds
 
 
 def _tutorial_constraints():
@@ -82,72 +257,136 @@ def _tutorial_constraints():
         {"rate": "false_positive_rate", "group": 0, "upper_bound": 0.05}]}
 
 
-@dataclasses.dataclass
-class TrainerConfig:
-    # tfco: TFCO rate constraints; correlation: Beutel et al.'s absolute-correlation
-    # regulariser; none: unconstrained; group_thresholds: the unconstrained model
-    # plus one decision threshold per group chosen on eval under the constraints
-    # (needs the group at serving time: explicit disparate treatment).
-    mode: str = "tfco"
-    # Objective and constraints (see trainer_module/constraints.py). The default is
-    # the TFCO CelebA tutorial's: FPR on Young=0 <= 5%.
-    constraints: Dict[str, Any] = dataclasses.field(default_factory=_tutorial_constraints)
+def _selection_level(level: float) -> float:
+    if level != 0 and not 0.5 < level < 1:
+        raise ValueError("must be 0 (point estimates) or strictly between 0.5 and 1, "
+                         f"got {level}")
+    return level
+
+
+class TrainingSettings(Section):
+    """The keys of the `trainer:` section that run_fn reads (TrainerSettings)."""
+
+    mode: Literal[TRAINER_MODES] = "tfco"
+    """tfco: TFCO rate constraints; correlation: Beutel et al.'s absolute-correlation
+    regulariser; none: unconstrained; group_thresholds: the unconstrained model plus
+    one decision threshold per group chosen on eval under the constraints (needs the
+    group at serving time: explicit disparate treatment)."""
+    constraints: Dict[str, Any] = Field(default_factory=_tutorial_constraints)
+    """Objective and constraints (see trainer_module/constraints.py; checked by
+    preflight). The default is the TFCO CelebA tutorial's: FPR on Young=0 <= 5%."""
     correlation_weight: float = 1.0
+    """Mode correlation: weight of the absolute-correlation penalty."""
     correlation_group: Any = 0
-    baseline: bool = True  # also train the unconstrained baseline, side by side
-    model: str = "mlp"  # image models: mlp (the tutorial's) or cnn
-    # The training budget: passes over the train split, and at least
-    # min_train_steps steps (a small split still gets a real training run).
-    # A fixed 2,000 steps was 1.6 epochs of CelebA's train split (TFCO accuracy
-    # 0.856 there; 5 epochs 0.879, 10 epochs 0.880) and 16 of the demo's, where
-    # it did no better (mean gap to the group-threshold frontier 0.016 over three
-    # runs vs 0.004 over five at 10 epochs). README "A budget in epochs".
-    train_epochs: float = 10.0
-    min_train_steps: int = 1000
-    # When set (> 0), exactly this many steps instead (tests, quick looks).
-    train_steps: int = 0
-    batch_size: int = 128
+    """Mode correlation: the group whose correlation with the scores is penalised."""
+    model: Literal["mlp", "cnn"] = "mlp"
+    """Image models: mlp (the TFCO tutorial's) or cnn."""
+    train_epochs: float = Field(10.0, gt=0)
+    """The training budget in passes over the train split (README "A budget in
+    epochs"), at least min_train_steps steps."""
+    min_train_steps: int = Field(1000, ge=0)
+    """A small split still gets a real training run: at least this many steps."""
+    batch_size: int = Field(128, ge=1)
     learning_rate: float = 0.001
-    # cosine: the model's learning rate decays to 5% of learning_rate over the
-    # budget, so the last snapshots move less and more of them meet the
-    # constraints on eval; constant: the old behaviour; auto: cosine for the
-    # TFCO Trainer on image sources, constant for every other Trainer and for
-    # tabular sources (README "Closing the gap").
-    learning_rate_schedule: str = "auto"
+    learning_rate_schedule: Literal[LEARNING_RATE_SCHEDULES] = "auto"
+    """cosine: the model's learning rate decays to 5% of learning_rate over the
+    budget, so the last snapshots move less and more of them meet the constraints on
+    eval; constant: no decay; auto: cosine for the TFCO Trainer on image sources,
+    constant for every other Trainer and for tabular sources (README "Closing the
+    gap")."""
     constraint_learning_rate: float = 0.05
-    # Mode tfco: weight of a training-only head that predicts the constrained
-    # groups from the model's last hidden layer, so the constraint can act
-    # through a feature that tells the groups apart instead of moving every
-    # group's decision (trainer_module/group_head.py; dropped at export). 0: off.
-    group_head_weight: float = 1.0
-    snapshot_every: int = 100  # steps between candidate snapshots (measured on eval)
-    # false: a feasible snapshot always wins (objective breaks ties); true: TFCO's
-    # rank trade-off between objective and violations, as in the TFCO tutorial.
+    """Learning rate of TFCO's Lagrange multipliers (constant)."""
+    group_head_weight: float = Field(1.0, ge=0)
+    """Mode tfco: weight of a training-only head that predicts the constrained groups
+    from the model's last hidden layer, so the constraint can act through a feature
+    that tells the groups apart instead of moving every group's decision
+    (trainer_module/group_head.py; dropped at export). 0: off."""
+    snapshot_every: int = Field(100, ge=1)
+    """Steps between candidate snapshots (measured on eval)."""
     rank_objectives: bool = False
-    # XLA-compile the training step (image models; tabular models use string ops
-    # that XLA cannot compile, so they always run without). Measured 1.09x model.fit.
+    """false: a feasible snapshot always wins (objective breaks ties); true: TFCO's
+    rank trade-off between objective and violations, as in the TFCO tutorial."""
     jit_compile: bool = True
-    # Keep the parsed train split in memory when it is estimated (twice its gzipped
-    # files) to take at most this many MB; larger splits stream each epoch.
-    cache_train_mb: int = 1024
+    """XLA-compile the training step (image models; tabular models use string ops
+    that XLA cannot compile, so they always run without)."""
+    cache_train_mb: int = Field(1024, ge=0)
+    """Keep the parsed train split in memory when it is estimated to take at most
+    this many MB; larger splits stream each epoch. 0: always stream."""
     seed: int = 0
-    # Snapshot choice on the eval split: a constraint counts as met when its
-    # one-sided confidence bound at this level is within the limit (Wilson /
-    # Newcombe, as the gates); 0 judges the point estimate (the old behaviour).
-    selection_level: float = 0.75
+    selection_level: Annotated[float, AfterValidator(_selection_level)] = Field(
+        0.75, json_schema_extra={"anyOf": [
+            {"const": 0}, {"exclusiveMinimum": 0.5, "exclusiveMaximum": 1}]})
+    """Snapshot choice on the eval split: a constraint counts as met when its
+    one-sided confidence bound at this level is within the limit (Wilson / Newcombe,
+    as the gates); 0 judges the point estimate."""
 
 
-@dataclasses.dataclass
-class EvaluationConfig:
-    # EvalConfig text proto (gates and report metrics). Empty:
-    # eval_configs/celeba.pbtxt for image sources, eval_configs/tabular.pbtxt else.
+class TrainerConfig(TrainingSettings):
+    """The `trainer:` section: run_fn's settings plus what shapes the DAG."""
+
+    baseline: bool = True
+    """Also train the unconstrained baseline, side by side (for the report)."""
+    train_steps: int = Field(0, ge=0)
+    """When set (> 0), exactly this many steps instead of the epoch budget (tests,
+    quick looks); passed as the Trainer's TrainArgs."""
+
+
+# Struct values (Kubeflow's parameter_values) carry every number as a double.
+CUSTOM_CONFIG_ORIGIN = "the Trainer's custom_config"
+
+
+class TrainerSettings(TrainingSettings):
+    """What run_fn reads from the Trainer's custom_config: the trainer section's
+    training keys with this Trainer's mode, and the facts of the data it needs."""
+
+    label: str = DataConfig.model_fields["label"].default
+    group: str = DataConfig.model_fields["group"].default
+    input: Literal["image", "tabular"] = "image"
+    image_size: int = DataConfig.model_fields["image_size"].default
+    features: Dict[str, Optional[Literal[FEATURE_KINDS]]] = Field(default_factory=dict)
+    """Tabular inputs: {column: kind or None (the schema decides)} (data.features),
+    or empty: every schema column but label, group and exclude_features."""
+    exclude_features: List[str] = Field(default_factory=list)
+
+    @classmethod
+    def for_run(cls, config: "Config", mode: str) -> "TrainerSettings":
+        data = config.data
+        training = config.trainer.model_dump(include=set(TrainingSettings.model_fields))
+        return cls(**{**training, "mode": mode}, label=data.label, group=data.group,
+                   input="image" if data.is_image else "tabular",
+                   image_size=data.image_size, features=feature_kinds(data),
+                   exclude_features=list(data.exclude_features))
+
+    @classmethod
+    def from_custom_config(cls, custom_config) -> "TrainerSettings":
+        """Integers that arrive as floats (Struct values) are taken when whole."""
+        try:
+            return cls.model_validate(dict(custom_config or {}), strict=False)
+        except ValidationError as error:
+            raise ConfigError(describe(error, CUSTOM_CONFIG_ORIGIN, cls)) from None
+
+
+def _groups(groups):
+    if len(groups) < 2 or len(set(map(str, groups))) != len(groups):
+        raise ValueError(f"must list at least two distinct group values, got {groups}")
+    return groups
+
+
+class EvaluationConfig(Section):
+    """The `evaluation:` section: the gates (an EvalConfig) and the groups judged."""
+
     eval_config: str = ""
-    # The group values the test split must hold (fills ${groups}); a group with
-    # fewer examples than the EvalConfig's MinGroupSize gate blocks the blessing.
-    groups: List[Any] = dataclasses.field(default_factory=lambda: [0, 1])
-    # Beam args for the Evaluators only (TFMA is the heaviest Beam job). Empty:
-    # the pipeline's beam_args.
-    beam_args: List[str] = dataclasses.field(default_factory=list)
+    """EvalConfig text proto (gates and report metrics; checked by preflight).
+    Empty: eval_configs/celeba.pbtxt for image sources, eval_configs/tabular.pbtxt
+    else."""
+    groups: Annotated[List[Scalar], AfterValidator(_groups)] = Field(
+        default_factory=lambda: [0, 1], json_schema_extra={"minItems": 2,
+                                                           "uniqueItems": True})
+    """The group values the test split must hold (fills ${groups}); a group with
+    fewer examples than the EvalConfig's MinGroupSize gate blocks the blessing."""
+    beam_args: List[str] = Field(default_factory=list)
+    """Beam args for the Evaluators only (TFMA is the heaviest Beam job). Empty: the
+    pipeline's beam_args."""
 
     def resolved_eval_config(self, source: str) -> str:
         from fairgate import eval_config  # deferred: pulls in TFMA
@@ -155,37 +394,46 @@ class EvaluationConfig:
             eval_config.default_path(source)
 
 
-@dataclasses.dataclass
-class KubeflowConfig:
-    # The project image (deploy/Dockerfile) every component runs in; the Trainer's
-    # run_fn and the gate metrics are imported from it by name.
+class KubeflowConfig(Section):
+    """The `kubeflow:` section (`fairgate compile`)."""
+
     image: str = "fairgate:latest"
+    """The project image (deploy/Dockerfile) every component runs in; the Trainer's
+    run_fn and the gate metrics are imported from it by name."""
 
 
-@dataclasses.dataclass
-class Config:
+class Config(Section):
+    """A fairgate run config (YAML)."""
+
     name: str = "fairgate-embedded-celeba"
-    data: DataConfig = dataclasses.field(default_factory=DataConfig)
-    trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
-    evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
-    # Empty: .fairgate/<name>/pipeline_root and .fairgate/<name>/metadata.sqlite.
+    """The pipeline's name; its working folder is .fairgate/<name>."""
+    data: DataConfig = Field(default_factory=DataConfig)
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     pipeline_root: str = ""
+    """Empty: .fairgate/<name>/pipeline_root."""
     metadata_path: str = ""
-    # Where blessed models are pushed (one numbered folder per model, as TF Serving
-    # reads them). Empty: .fairgate/<name>/serving.
+    """ML Metadata SQLite file (local runners). Empty:
+    .fairgate/<name>/metadata.sqlite."""
     push_destination: str = ""
-    # Where the latest fairness report is copied. Empty: .fairgate/<name>/report.
+    """Where blessed models are pushed (one numbered folder per model, as TF Serving
+    reads them). Empty: .fairgate/<name>/serving."""
     report_dir: str = ""
-    # Beam's DirectRunner in this process, one worker (multi-processing measured 2x
-    # slower on 2 cores). The container-image flag only stops TFX from building a
-    # throwaway TFX sdist for every Beam component (2-3 s each), which a local
-    # DirectRunner never uses.
-    beam_args: List[str] = dataclasses.field(
-        default_factory=lambda: ["--direct_running_mode=in_memory",
-                                 "--direct_num_workers=1",
-                                 "--sdk_container_image=unused-by-direct-runner"])
-    kubeflow: KubeflowConfig = dataclasses.field(default_factory=lambda: KubeflowConfig())
-    source_file: str = ""  # where this config was read from (set by `load`)
+    """Where the latest fairness report is copied. Empty: .fairgate/<name>/report."""
+    beam_args: List[str] = Field(default_factory=lambda: [
+        "--direct_running_mode=in_memory", "--direct_num_workers=1",
+        "--sdk_container_image=unused-by-direct-runner"])
+    """Beam's DirectRunner in this process, one worker (multi-processing measured 2x
+    slower on 2 cores). The container-image flag only stops TFX from building a
+    throwaway TFX sdist for every Beam component (2-3 s each), which a local
+    DirectRunner never uses."""
+    kubeflow: KubeflowConfig = Field(default_factory=KubeflowConfig)
+    _source_file: str = PrivateAttr("")
+
+    @property
+    def source_file(self) -> str:
+        """Where this config was read from (set by `load` and `from_dict`)."""
+        return self._source_file
 
     @property
     def work_dir(self) -> str:
@@ -194,12 +442,12 @@ class Config:
     @property
     def resolved_pipeline_root(self) -> str:
         return resolve_path(self.pipeline_root or
-                               os.path.join(self.work_dir, "pipeline_root"))
+                            os.path.join(self.work_dir, "pipeline_root"))
 
     @property
     def resolved_push_destination(self) -> str:
         return resolve_path(self.push_destination or
-                               os.path.join(self.work_dir, "serving"))
+                            os.path.join(self.work_dir, "serving"))
 
     @property
     def resolved_report_dir(self) -> str:
@@ -214,7 +462,7 @@ class Config:
 def load(path: Optional[str] = None) -> Config:
     """Reads and checks a YAML config; no path gives the embedded default."""
     if not path:
-        return validate(Config())
+        return from_dict({}, origin="")
     try:
         with open(path) as f:
             raw = yaml.safe_load(f)
@@ -222,218 +470,110 @@ def load(path: Optional[str] = None) -> Config:
         raise ConfigError(f"config file {path} does not exist") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
-    if raw is None:
-        raw = {}
-    config = _build(Config, raw, "", path)
-    config.source_file = path
-    return validate(config)
+    return from_dict({} if raw is None else raw, origin=path)
 
 
 def from_dict(raw: Dict[str, Any], origin: str = "<dict>") -> Config:
-    config = _build(Config, raw, "", origin)
-    config.source_file = origin
-    return validate(config)
-
-
-def validate(config: Config) -> Config:
-    """Checks that need more than one key; field types are checked in `_build`."""
-    origin = config.source_file or "the default config"
-    data = config.data
-
-    def fail(key, message):
-        raise ConfigError(f"'{key}' in {origin}: {message}")
-
-    if data.source not in SOURCES:
-        fail("data.source", f"must be one of {', '.join(SOURCES)}, got '{data.source}'")
-    if data.source in ("csv", "tfrecord") and not data.input_base:
-        fail("data.input_base", f"is required for source '{data.source}'")
-    if data.source in ("embedded_celeba", "tfds") and not 8 <= data.image_size <= 512:
-        fail("data.image_size", f"must be between 8 and 512, got {data.image_size}")
-    if data.splits and set(data.splits) != {"train", "eval", "test"}:
-        fail("data.splits", "must name exactly train, eval and test, got "
-             f"{', '.join(sorted(data.splits))}")
-    for feature, pair in data.feature_bounds.items():
-        if len(pair) != 2 or pair[0] > pair[1]:
-            fail(f"data.feature_bounds.{feature}", f"must be [low, high], got {pair}")
-    if not data.label or not data.group:
-        fail("data.label" if not data.label else "data.group", "must not be empty")
-    if data.label == data.group:
-        fail("data.group", f"must differ from data.label ('{data.label}')")
-    _validate_columns(data, fail)
-    trainer = config.trainer
-    if trainer.mode not in TRAINER_MODES:
-        fail("trainer.mode", f"must be one of {', '.join(TRAINER_MODES)}, got "
-             f"'{trainer.mode}'")
-    if trainer.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
-        fail("trainer.learning_rate_schedule", f"must be one of "
-             f"{', '.join(LEARNING_RATE_SCHEDULES)}, got "
-             f"'{trainer.learning_rate_schedule}'")
-    if not trainer.train_epochs > 0:
-        fail("trainer.train_epochs", f"must be more than 0, got {trainer.train_epochs}")
-    for key in ("train_steps", "min_train_steps", "group_head_weight"):
-        if getattr(trainer, key) < 0:
-            fail(f"trainer.{key}", f"must be 0 or more, got {getattr(trainer, key)}")
-    for key in ("batch_size", "snapshot_every"):
-        if getattr(trainer, key) < 1:
-            fail(f"trainer.{key}", f"must be at least 1, got {getattr(trainer, key)}")
-    if trainer.selection_level != 0 and not 0.5 < trainer.selection_level < 1:
-        fail("trainer.selection_level", "must be 0 (point estimates) or strictly "
-             f"between 0.5 and 1, got {trainer.selection_level}")
-    if trainer.cache_train_mb < 0:
-        fail("trainer.cache_train_mb", f"must be 0 or more, got {trainer.cache_train_mb}")
-    from trainer_module import constraints  # deferred: pulls in TFCO
-    try:  # group values are checked again in the Trainer, against the data
-        constraints.parse(trainer.constraints, known_groups=None)
-    except constraints.ConstraintSpecError as error:
-        raise ConfigError(f"{error} (in {origin})") from None
-    evaluation = config.evaluation
-    if len(evaluation.groups) < 2 or len(set(map(str, evaluation.groups))) != \
-            len(evaluation.groups):
-        fail("evaluation.groups", "must list at least two distinct group values, got "
-             f"{evaluation.groups}")
-    for i, value in enumerate(evaluation.groups):
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            fail(f"evaluation.groups[{i}]", f"must be an integer or a string, got "
-                 f"{value!r}")
-    from fairgate import eval_config  # deferred: pulls in TFMA
-    path = evaluation.resolved_eval_config(data.source)
+    """`origin`: the file the values came from, named in every error ("": the
+    default config)."""
     try:
-        rendered = eval_config.render(path, label=data.label, group=data.group,
-                                      groups=evaluation.groups)
-    except eval_config.EvalConfigError as error:
-        fail("evaluation.eval_config", str(error))
-    if not eval_config.has_gates(rendered):
-        fail("evaluation.eval_config", f"{path} has no value thresholds, so no model "
-             "could ever be blessed")
+        config = Config.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(describe(error, origin or "the default config")) from None
+    config._source_file = origin
     return config
 
 
-FEATURE_KINDS = ("numeric", "categorical")
+def json_schema() -> Dict[str, Any]:
+    """The config file's JSON Schema (draft 2020-12), as `fairgate schema` prints it."""
+    schema = Config.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
 
 
-def feature_kinds(data: DataConfig) -> Dict[str, Optional[str]]:
-    """data.features as {column: kind or None (the schema decides)}, in order."""
-    kinds: Dict[str, Optional[str]] = {}
-    for entry in data.features:
-        if isinstance(entry, dict):
-            kinds.update(entry)
+# --- error messages ----------------------------------------------------------
+
+_EXPECTED = {"string_type": "a string", "int_type": "an integer",
+             "int_from_float": "an integer", "int_parsing": "an integer",
+             "bool_type": "true or false", "bool_parsing": "true or false",
+             "float_type": "a number", "float_parsing": "a number",
+             "list_type": "a list", "dict_type": "a mapping", "model_type": "a mapping",
+             "model_attributes_type": "a mapping"}
+_BOUNDS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
+
+
+def describe(error: ValidationError, origin: str, model=Config) -> str:
+    """One line per problem, each naming the dotted key and `origin`."""
+    return "\n".join(_describe_one(item, origin, model) for item in error.errors())
+
+
+def dotted(loc: Sequence[Any]) -> str:
+    """('data', 'features', 0) -> 'data.features[0]'."""
+    key = ""
+    for part in loc:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        elif part == "[key]":
+            key += " key"
         else:
-            kinds[entry] = None
-    return kinds
+            key += f".{part}" if key else str(part)
+    return key
 
 
-def _is_scalar(value) -> bool:
-    return isinstance(value, (int, str)) and not isinstance(value, bool)
+def _describe_one(item: Dict[str, Any], origin: str, model) -> str:
+    kind, loc, ctx, value = item["type"], list(item["loc"]), item.get("ctx") or {}, \
+        item["input"]
+    key = dotted(loc) or "<top level>"
+    if kind == "fairgate_config":
+        key = f"{dotted(loc)}.{ctx['key']}" if loc else ctx["key"]
+        return f"'{key}' in {origin}: {ctx['message']}"
+    if kind == "extra_forbidden":
+        section = _model_at(model, loc[:-1])
+        known = ", ".join(sorted(section.model_fields)) if section else "?"
+        under = f" under {dotted(loc[:-1])}" if loc[:-1] else ""
+        return f"unknown key '{key}' in {origin} (known keys{under}: {known})"
+    if kind in _EXPECTED:
+        return (f"'{key}' in {origin} must be {_EXPECTED[kind]}, got {value!r} "
+                f"({type(value).__name__})")
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return f"'{key}' in {origin}: must not be empty"
+    if kind == "literal_error":
+        allowed = re.findall(r"'([^']*)'", ctx.get("expected", ""))
+        return f"'{key}' in {origin}: must be one of {', '.join(allowed)}, got {value!r}"
+    if kind in _BOUNDS:
+        field = _field_at(model, loc)
+        return f"'{key}' in {origin}: must be {_range(field, ctx)}, got {value!r}"
+    if kind == "value_error" and "error" in ctx:
+        return f"'{key}' in {origin}: {ctx['error']}"
+    return f"'{key}' in {origin}: {item['msg']}"
 
 
-def _validate_columns(data: DataConfig, fail) -> None:
-    """data.features / exclude_features / label_* / group_merge / tolerance."""
-    seen = set()
-    for i, entry in enumerate(data.features):
-        key = f"data.features[{i}]"
-        if isinstance(entry, dict):
-            if len(entry) != 1:
-                fail(key, f"must be a column name or {{name: kind}}, got {entry!r}")
-            name, kind = next(iter(entry.items()))
-            if kind not in FEATURE_KINDS:
-                fail(key, f"kind of '{name}' must be one of "
-                     f"{', '.join(FEATURE_KINDS)}, got {kind!r}")
-        elif isinstance(entry, str) and entry:
-            name = entry
-        else:
-            fail(key, f"must be a column name or {{name: kind}}, got {entry!r}")
-        if not isinstance(name, str) or not name:
-            fail(key, f"column name must be a string, got {name!r}")
-        if name in seen:
-            fail(key, f"column '{name}' is listed twice")
-        if name in (data.label, data.group):
-            fail(key, f"'{name}' is the {'label' if name == data.label else 'group'} "
-                 "column, not a feature")
-        seen.add(name)
-    if data.features and data.exclude_features:
-        fail("data.exclude_features", "give data.features or data.exclude_features, "
-             "not both")
-    if (data.features or data.exclude_features) and \
-            data.source in ("embedded_celeba", "tfds"):
-        fail("data.features" if data.features else "data.exclude_features",
-             f"applies to tabular sources (csv, tfrecord), not '{data.source}'")
-    for key in ("label_positive", "label_negative"):
-        value = getattr(data, key)
-        if value is not None and not _is_scalar(value):
-            fail(f"data.{key}", f"must be a string or an integer, got {value!r}")
-    if data.label_negative is not None and data.label_positive is None:
-        fail("data.label_negative", "needs data.label_positive")
-    if data.label_positive is not None and \
-            str(data.label_positive) == str(data.label_negative):
-        fail("data.label_negative", "must differ from data.label_positive")
-    merged_from: Dict[str, str] = {}
-    for name, values in data.group_merge.items():
-        if not values:
-            fail(f"data.group_merge.{name}", "must list the group values to merge")
-        for value in values:
-            if not _is_scalar(value):
-                fail(f"data.group_merge.{name}", f"values must be strings or "
-                     f"integers, got {value!r}")
-            if str(value) in merged_from:
-                fail(f"data.group_merge.{name}", f"value {value!r} is already merged "
-                     f"into '{merged_from[str(value)]}'")
-            merged_from[str(value)] = str(name)
-    if (data.label_positive is not None or data.group_merge) and \
-            data.source != "csv":
-        fail("data.label_positive" if data.label_positive is not None else
-             "data.group_merge", "is applied while reading CSV files: source must "
-             f"be csv, got '{data.source}'")
-    if not 0.0 <= data.unseen_category_tolerance < 1.0:
-        fail("data.unseen_category_tolerance", "must be in [0, 1), got "
-             f"{data.unseen_category_tolerance}")
+def _model_at(model, loc):
+    """The section model at `loc` (None below a non-model value)."""
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None or not (isinstance(field.annotation, type) and
+                                 issubclass(field.annotation, BaseModel)):
+            return None
+        model = field.annotation
+    return model
 
 
-def _build(cls, raw, prefix: str, origin: str):
-    if not isinstance(raw, dict):
-        raise ConfigError(f"'{prefix or '<top level>'}' in {origin} must be a mapping, "
-                          f"got {type(raw).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "source_file"}
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise ConfigError(
-            f"unknown key '{prefix}{unknown[0]}' in {origin} (known keys"
-            f"{' under ' + prefix.rstrip('.') if prefix else ''}: "
-            f"{', '.join(sorted(fields))})")
-    values = {}
-    for name, value in raw.items():
-        values[name] = _coerce(hints[name], value, f"{prefix}{name}", origin)
-    return cls(**values)
+def _field_at(model, loc):
+    section = _model_at(model, loc[:-1])
+    return section.model_fields.get(loc[-1]) if section else None
 
 
-def _coerce(hint, value, key: str, origin: str):
-    def wrong(expected):
-        raise ConfigError(f"'{key}' in {origin} must be {expected}, got "
-                          f"{value!r} ({type(value).__name__})")
-
-    if hint is Any:
-        return value
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, key + ".", origin)
-    if hint is str:
-        return value if isinstance(value, str) else wrong("a string")
-    if hint is bool:
-        return value if isinstance(value, bool) else wrong("true or false")
-    if hint is int:
-        return value if isinstance(value, int) and not isinstance(value, bool) \
-            else wrong("an integer")
-    if hint is float:
-        return float(value) if isinstance(value, (int, float)) and \
-            not isinstance(value, bool) else wrong("a number")
-    origin_type = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin_type is list:
-        if not isinstance(value, list):
-            wrong("a list")
-        return [_coerce(args[0], v, f"{key}[{i}]", origin) for i, v in enumerate(value)]
-    if origin_type is dict:
-        if not isinstance(value, dict):
-            wrong("a mapping")
-        return {_coerce(args[0], k, f"{key} key", origin):
-                _coerce(args[1], v, f"{key}.{k}", origin) for k, v in value.items()}
-    raise TypeError(f"unsupported config type {hint} for {key}")
+def _range(field, ctx) -> str:
+    """A field's bounds in words: "0 or more", "at least 1", "in [0, 1)"."""
+    bounds = {k: getattr(m, k) for m in (field.metadata if field else [])
+              for k in ("ge", "gt", "le", "lt") if hasattr(m, k)} or ctx
+    low = "ge" if "ge" in bounds else "gt" if "gt" in bounds else None
+    high = "le" if "le" in bounds else "lt" if "lt" in bounds else None
+    if low and high:
+        return (f"in {'[' if low == 'ge' else '('}{bounds[low]:g}, {bounds[high]:g}"
+                f"{']' if high == 'le' else ')'}")
+    if low == "ge":
+        return "0 or more" if bounds["ge"] == 0 else f"at least {bounds['ge']}"
+    words = {"gt": "more than", "le": "at most", "lt": "less than"}
+    return " and ".join(f"{words[k]} {bounds[k]}" for k in words if k in bounds)

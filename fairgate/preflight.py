@@ -1,9 +1,12 @@
 """Checks made before a run starts, so that bad input fails fast and names its file.
 
-The pipeline's own DataValidationGate checks values (through statistics); these
-checks cover what must hold before any component can read the data at all: the
-dataset exists, CSV files are well-formed and carry the label and group columns,
-TFRecord files are not corrupt.
+`check_config` finishes the config's checks with what needs TFCO or TFMA (the
+constraint spec, the rendered EvalConfig and its gate policies), which loading a
+config leaves out so that it imports no TensorFlow. The pipeline's own
+DataValidationGate checks values (through statistics); `check_inputs` covers what
+must hold before any component can read the data at all: the dataset exists, CSV
+files are well-formed and carry the label and group columns, TFRecord files are
+not corrupt.
 """
 from __future__ import annotations
 
@@ -13,14 +16,39 @@ import os
 from typing import List
 
 from fairgate import celeba_layout, csv_content, run_columns
-from fairgate.config import Config
+from fairgate.config import Config, ConfigError
 
 
 class InputError(ValueError):
     """The input data cannot be read; the message names the file and the problem."""
 
 
+def check_config(config: Config) -> None:
+    """The config keys that TFCO and TFMA judge: trainer.constraints and
+    evaluation.eval_config (raises ConfigError naming the key and the file)."""
+    from fairgate import eval_config  # deferred: pulls in TFMA
+    from trainer_module import constraints  # deferred: pulls in TFCO
+    origin = config.source_file or "the default config"
+    try:  # group values are checked again in the Trainer, against the data
+        constraints.parse(config.trainer.constraints, known_groups=None)
+    except constraints.ConstraintSpecError as error:
+        raise ConfigError(f"{error} (in {origin})") from None
+    data = config.data
+    path = config.evaluation.resolved_eval_config(data.source)
+    key = f"'evaluation.eval_config' in {origin}"
+    try:
+        rendered = eval_config.render(path, label=data.label, group=data.group,
+                                      groups=config.evaluation.groups)
+    except eval_config.EvalConfigError as error:
+        raise ConfigError(f"{key}: {error}") from None
+    if not eval_config.has_gates(rendered):
+        raise ConfigError(f"{key}: {path} has no value thresholds, so no model could "
+                          "ever be blessed")
+
+
 def check_inputs(config: Config) -> None:
+    """check_config, then the input data."""
+    check_config(config)
     data = config.data
     if data.source == "tfds":
         celeba_layout.dataset_dir(data.data_dir, data.dataset)

@@ -17,6 +17,7 @@ from typing import Any, Dict, Optional
 
 from tfx import v1 as tfx
 
+from fairgate import preflight
 from fairgate.config import Config, ConfigError, is_uri
 from pipeline import kfp_spec
 from pipeline.pipeline import NEVER_CACHED, create_pipeline
@@ -68,8 +69,10 @@ def compile_job(config: Config, image: Optional[str] = None,
     only, which TFX reads as execution properties only for a 2.1 spec. Every
     task runs fairgate's entrypoint (kfp_spec.ENTRYPOINT). Caching is off for
     the tasks in NEVER_CACHED. `local`: for `--runner kfp-local` on this
-    machine, where local paths are fine.
+    machine, where local paths are fine. Raises ConfigError for a key
+    preflight.check_config refuses, before compiling anything.
     """
+    preflight.check_config(config)
     cluster = config if local else for_cluster(config)
     with tempfile.TemporaryDirectory() as tmp:
         runner = tfx.orchestration.experimental.KubeflowV2DagRunner(

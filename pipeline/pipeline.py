@@ -27,7 +27,7 @@ from components.fairness_report import FairnessReportGen
 from components.gated_pusher import GatedPusher
 from components.serving_model import BaselineAwareEvaluator, ServingModel
 from fairgate import embedded_celeba, eval_config, run_columns
-from fairgate.config import Config, feature_kinds, resolve_path
+from fairgate.config import Config, TrainerSettings, feature_kinds, resolve_path
 
 # Hash split of a single input folder: train / eval / test = 8 : 1 : 1.
 _HASH_SPLIT = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
@@ -67,7 +67,7 @@ def example_gen(config: Config):
 def run_columns_of(config: Config, rendered) -> dict:
     """The columns a tabular run uses (for the data gate); {} for image sources."""
     data = config.data
-    if data.source in ("embedded_celeba", "tfds"):
+    if data.is_image:
         return {}
     return {"features": feature_kinds(data),
             "exclude_features": list(data.exclude_features),
@@ -86,7 +86,7 @@ IMAGE_FEATURE = "image"
 
 def image_of(config: Config) -> dict:
     """The stored image the data gate checks ({} for tabular sources)."""
-    if config.data.source in ("embedded_celeba", "tfds"):
+    if config.data.is_image:
         return {"feature": IMAGE_FEATURE, "image_size": config.data.image_size}
     return {}
 
@@ -115,25 +115,8 @@ RUN_FN = "trainer_module.run_fn.run_fn"
 
 
 def trainer_settings(config: Config, mode: str) -> dict:
-    """The Trainer's custom_config: what run_fn needs from the run config."""
-    t, data = config.trainer, config.data
-    return {
-        "label": data.label, "group": data.group,
-        "input": "image" if data.source in ("embedded_celeba", "tfds") else "tabular",
-        "model": t.model, "image_size": data.image_size, "mode": mode,
-        "constraints": t.constraints, "correlation_weight": t.correlation_weight,
-        "correlation_group": t.correlation_group, "batch_size": t.batch_size,
-        "learning_rate": t.learning_rate,
-        "learning_rate_schedule": t.learning_rate_schedule,
-        "constraint_learning_rate": t.constraint_learning_rate,
-        "group_head_weight": t.group_head_weight,
-        "snapshot_every": t.snapshot_every, "rank_objectives": t.rank_objectives,
-        "jit_compile": t.jit_compile, "cache_train_mb": t.cache_train_mb,
-        "seed": t.seed, "selection_level": t.selection_level,
-        "train_epochs": t.train_epochs, "min_train_steps": t.min_train_steps,
-        "features": feature_kinds(data),
-        "exclude_features": list(data.exclude_features),
-    }
+    """The Trainer's custom_config: what run_fn reads (TrainerSettings)."""
+    return TrainerSettings.for_run(config, mode).model_dump()
 
 
 def trainer(config: Config, examples, schema, mode: str, component_id: str):

@@ -125,6 +125,13 @@ def test_report_command_prints_the_last_verdict(workdir):
     assert shown.returncode == 0
     assert "VERDICT: BLESSED" in shown.stdout
     assert str(workdir / "report" / "report.html") in shown.stdout
+    # A local report is read without importing TensorFlow (seconds of start-up).
+    probe = ("import sys\nfrom fairgate import cli\n"
+             f"code = cli.main(['report', '--config', {config!r}])\n"
+             "print(code, 'tensorflow' in sys.modules)\n")
+    quick = subprocess.run([sys.executable, "-c", probe], cwd=workdir,
+                           capture_output=True, text=True, timeout=120)
+    assert quick.stdout.splitlines()[-1] == "0 False", quick.stdout + quick.stderr
 
 
 def test_not_blessed_exits_3_and_says_why(workdir):
@@ -144,6 +151,13 @@ def test_bad_config_exits_2_naming_the_key(workdir):
     run = fairgate("run", "--config", config, cwd=workdir)
     assert run.returncode == 2
     assert "trainer.train_stepz" in run.stderr and config in run.stderr
+    # Keys that TFCO judges are checked by preflight, before anything runs.
+    config = write_config(workdir, **{"trainer.constraints": {"constraints": [
+        {"rate": "fpr", "group": "north", "upper_bound": 0.1}]}})
+    run = fairgate("run", "--config", config, cwd=workdir)
+    assert run.returncode == 2, run.stderr[-3000:]
+    assert "constraints[0].rate: unknown rate 'fpr'" in run.stderr
+    assert config in run.stderr
 
 
 def test_misspelled_group_exits_2_before_anything_runs(workdir):

@@ -6,11 +6,10 @@ model, the unconstrained baseline and the correlation-regularised model.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
-from typing import Any, Dict, List
+from typing import List
 
 import numpy as np
 import tensorflow as tf
@@ -19,6 +18,7 @@ from tfx.utils import io_utils
 from tfx_bsl.public import tfxio
 
 from fairgate import leakage, run_columns
+from fairgate.config import TrainerSettings
 from fairgate.groups import group_array, group_text, group_value
 from fairgate.images import decode_stored
 from trainer_module import (calibration, constraints, export, group_head,
@@ -27,68 +27,9 @@ from trainer_module import (calibration, constraints, export, group_head,
 from trainer_module.serving_head import ServingHead
 from trainer_module.tfco_compat import BatchSlot, ConstrainedStep
 
-# group_thresholds: the unconstrained model (trained as `none`) plus one decision
-# threshold per group chosen on eval under the constraints (post-processing).
-MODES = ("tfco", "none", "correlation", "group_thresholds")
-
-
-@dataclasses.dataclass
-class Settings:
-    label: str = "Smiling"
-    group: str = "Young"
-    input: str = "image"  # image | tabular
-    model: str = "mlp"  # image models: mlp | cnn
-    image_size: int = 28
-    mode: str = "tfco"  # tfco | none (unconstrained baseline) | correlation | group_thresholds
-    constraints: Dict[str, Any] = dataclasses.field(default_factory=lambda: {
-        "constraints": [{"rate": "false_positive_rate", "group": 0, "upper_bound": 0.05}]})
-    correlation_weight: float = 1.0
-    correlation_group: Any = 0
-    batch_size: int = 128
-    learning_rate: float = 0.001
-    # cosine | constant | auto (cosine for mode tfco on image inputs, else constant)
-    learning_rate_schedule: str = "auto"
-    constraint_learning_rate: float = 0.05
-    # Mode tfco: weight of the training-only head that predicts the constrained
-    # groups from the last hidden layer (trainer_module/group_head.py); 0: none.
-    group_head_weight: float = 1.0
-    snapshot_every: int = 100
-    rank_objectives: bool = False
-    jit_compile: bool = True  # image inputs only: XLA cannot compile string lookups
-    # Keep the parsed train split in memory when it is estimated to take at most
-    # this many MB (2-2.5x its gzipped files): each epoch then skips reading and
-    # parsing (measured 2.6 s per epoch of 16,000 faces). 0: always stream.
-    cache_train_mb: int = 1024
-    seed: int = 0
-    # Snapshot choice: a constraint counts as met on the eval split when its
-    # one-sided bound at this level is (0: when its point estimate is).
-    selection_level: float = 0.75
-    # Budget when the Trainer's train_args give no num_steps: this many passes
-    # over the train split, and at least min_train_steps steps.
-    train_epochs: float = 10.0
-    min_train_steps: int = 1000
-    # Tabular inputs: {column: numeric|categorical|None} (data.features), or
-    # every schema column but label, group and exclude_features.
-    features: Dict[str, Any] = dataclasses.field(default_factory=dict)
-    exclude_features: List[str] = dataclasses.field(default_factory=list)
-
-    @classmethod
-    def from_custom_config(cls, custom_config) -> "Settings":
-        raw = dict(custom_config or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"trainer custom_config: unknown key '{unknown[0]}' "
-                             f"(known: {', '.join(sorted(known))})")
-        settings = cls(**raw)
-        if settings.learning_rate_schedule not in SCHEDULES:
-            raise ValueError(f"trainer learning_rate_schedule must be one of "
-                             f"{', '.join(SCHEDULES)}, got "
-                             f"'{settings.learning_rate_schedule}'")
-        if settings.mode not in MODES:
-            raise ValueError(f"trainer mode must be one of {', '.join(MODES)}, "
-                             f"got '{settings.mode}'")
-        return settings
+# The Trainer's settings: the run config's schema (fairgate/config.py), read from
+# custom_config with Struct-borne floats taken as integers where whole.
+Settings = TrainerSettings
 
 
 def _dense(tensor, default):
@@ -191,7 +132,6 @@ def train_steps(fn_args, settings: Settings) -> int:
     return steps
 
 
-SCHEDULES = ("auto", "cosine", "constant")
 # Cosine decay ends at this fraction of the learning rate.
 COSINE_FLOOR = 0.05
 
@@ -410,7 +350,7 @@ def _train_and_export(fn_args) -> None:
 
     if settings.jit_compile and settings.input != "image":
         logging.info("jit_compile is off for tabular inputs (string lookups)")
-        settings = dataclasses.replace(settings, jit_compile=False)
+        settings = settings.model_copy(update={"jit_compile": False})
     num_steps = train_steps(fn_args, settings)
     optimizer = tf.keras.optimizers.Adam(learning_rate(settings, num_steps))
     logging.info("Learning rate %g, schedule %s", settings.learning_rate,
@@ -471,4 +411,4 @@ def _train_and_export(fn_args) -> None:
         measured_on=list(fn_args.eval_files),
         selection_level=settings.selection_level or None)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "settings.json"), "w") as f:
-        json.dump(dataclasses.asdict(settings), f, indent=2)
+        json.dump(settings.model_dump(), f, indent=2)
