@@ -47,7 +47,7 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, HERE)
 GAP_TARGET = 0.005
 RATES = ("false_positive_rate", "false_negative_rate", "true_positive_rate",
-         "positive_prediction_rate", "error_rate")
+         "positive_prediction_rate", "error_rate")  # the rates TFCO trains
 
 
 def _se(p: float, n: int) -> float:
@@ -56,17 +56,9 @@ def _se(p: float, n: int) -> float:
 
 def _rate(rate: str, decisions, labels, mask):
     """(value, events, examples) of `rate` over the examples in `mask`."""
-    if rate == "false_positive_rate":
-        mask = mask & (labels == 0)
-    elif rate in ("true_positive_rate", "false_negative_rate"):
-        mask = mask & (labels == 1)
-    n = int(mask.sum())
-    if rate == "error_rate":
-        events = int((decisions[mask] != (labels[mask] == 1)).sum())
-    elif rate == "false_negative_rate":
-        events = int((~decisions[mask]).sum())
-    else:
-        events = int(decisions[mask].sum())
+    from fairgate import rates
+    events, n = (int(c) for c in rates.fraction(
+        rates.confusion_counts(decisions, labels, mask), rate))
     return (events / n if n else float("nan")), events, n
 
 

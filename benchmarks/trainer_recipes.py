@@ -73,12 +73,13 @@ def load(num_examples: int, data_dir: str):
 
 
 def summarise(decisions, labels, groups) -> dict:
-    result = {"accuracy": round(float((decisions == (labels == 1)).mean()), 4)}
+    from fairgate import rates
+    result = {"accuracy": round(rates.value(
+        rates.confusion_counts(decisions, labels), rates.ACCURACY), 4)}
     for group in (0, 1):
-        negatives = (groups == group) & (labels == 0)
-        positives = (groups == group) & (labels == 1)
-        result[f"fpr_{group}"] = round(float(decisions[negatives].mean()), 4)
-        result[f"fnr_{group}"] = round(float((~decisions[positives]).mean()), 4)
+        counts = rates.confusion_counts(decisions, labels, groups == group)
+        result[f"fpr_{group}"] = round(rates.value(counts, rates.FALSE_POSITIVE_RATE), 4)
+        result[f"fnr_{group}"] = round(rates.value(counts, rates.FALSE_NEGATIVE_RATE), 4)
     return result
 
 

@@ -8,9 +8,11 @@ the project image), so the gates behave the same everywhere: no patching.
 
 Metrics (each takes `group_key`, the threshold on the score, and a `name`):
 
-* `GroupRate`: a rate (false_positive_rate, false_negative_rate,
-  true_positive_rate, positive_rate, accuracy, error_rate) of one group (`group`), or of the
-  worst group when no group is given.
+* `GroupRate`: a rate (fairgate/rates.py: accuracy, error_rate,
+  false_positive_rate, false_negative_rate, true_positive_rate,
+  positive_prediction_rate, alias positive_rate) of one group (`group`), or of
+  the worst group when no group is given. Default metric names keep the rate's
+  spelling as written in the config (`worst_group_positive_rate`).
 * `GroupRateGap`: largest minus smallest rate among the groups.
 * `ConditionalRateGap`: conditional equality (Beutel et al. 2019): within each
   stratum of `condition_key`, the absolute gap between the groups' rates, weighted
@@ -41,49 +43,16 @@ import apache_beam as beam
 import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 
-from fairgate import intervals
+from fairgate import intervals, rates
+from fairgate.groups import group_text
 
-RATES = ("false_positive_rate", "false_negative_rate", "true_positive_rate",
-         "positive_rate", "accuracy", "error_rate")
-
-# Confusion counts per cell: true positives, false positives, true negatives,
-# false negatives.
-TP, FP, TN, FN = range(4)
+# Confusion counts per (group, stratum) cell, indexed as fairgate/rates.py's
+# TP, FP, TN, FN.
 Counts = Dict[Tuple[str, str], np.ndarray]
 
 
-def group_name(value: Any) -> str:
-    """One spelling for a group value, whether it came as int, bytes or str."""
-    if isinstance(value, np.ndarray):
-        value = value.reshape(-1)[0] if value.size else ""
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _fraction(counts: np.ndarray, which: str) -> Tuple[float, float]:
-    """(numerator, denominator) of `which` for one confusion-count vector."""
-    tp, fp, tn, fn = (float(c) for c in counts)
-    return {
-        "false_positive_rate": (fp, fp + tn),
-        "false_negative_rate": (fn, fn + tp),
-        "true_positive_rate": (tp, tp + fn),
-        "positive_rate": (tp + fp, tp + fp + tn + fn),
-        "accuracy": (tp + tn, tp + fp + tn + fn),
-        "error_rate": (fp + fn, tp + fp + tn + fn),
-    }[which]
-
-
-def rate(counts: np.ndarray, which: str) -> float:
-    """`which` of one confusion-count vector; NaN when its denominator is 0."""
-    numerator, denominator_ = _fraction(counts, which)
-    return numerator / denominator_ if denominator_ else math.nan
-
-
-def denominator(counts: np.ndarray, which: str) -> float:
-    return _fraction(counts, which)[1]
+def _denominator(counts: np.ndarray, which: str) -> float:
+    return rates.fraction(counts, which)[1]
 
 
 def by_group(counts: Counts) -> Dict[str, np.ndarray]:
@@ -99,11 +68,11 @@ def group_rate(counts: Counts, which: str, group: Optional[str] = None) -> float
     true_positive_rate) rate among groups when `group` is None."""
     groups = by_group(counts)
     if group is not None:
-        return rate(groups[group], which) if group in groups else math.nan
-    values = [rate(cell, which) for cell in groups.values()]
+        return rates.value(groups[group], which) if group in groups else math.nan
+    values = [rates.value(cell, which) for cell in groups.values()]
     if not values or any(math.isnan(v) for v in values):
         return math.nan
-    return min(values) if which in ("accuracy", "true_positive_rate") else max(values)
+    return min(values) if rates.get(which).higher_is_better else max(values)
 
 
 def rate_gap(counts: Counts, which: str, groups: Optional[List[str]] = None) -> float:
@@ -113,7 +82,7 @@ def rate_gap(counts: Counts, which: str, groups: Optional[List[str]] = None) -> 
     names = groups if groups else sorted(totals)
     if len(names) < 2 or any(g not in totals for g in names):
         return math.nan
-    values = [rate(totals[g], which) for g in names]
+    values = [rates.value(totals[g], which) for g in names]
     if any(math.isnan(v) for v in values):
         return math.nan
     return max(values) - min(values)
@@ -132,13 +101,13 @@ def conditional_rate_gap(counts: Counts, which: str,
     total_weight, weighted_gap = 0.0, 0.0
     for stratum in sorted({s for _, s in counts}):
         cells = [counts.get((g, stratum)) for g in names]
-        present = [c is not None and denominator(c, which) > 0 for c in cells]
+        present = [c is not None and _denominator(c, which) > 0 for c in cells]
         if not any(present):
             continue  # nothing to compare, nothing hidden
         if not all(present):
             return math.nan
-        values = [rate(c, which) for c in cells]
-        weight = sum(denominator(c, which) for c in cells)
+        values = [rates.value(c, which) for c in cells]
+        weight = sum(_denominator(c, which) for c in cells)
         weighted_gap += weight * (max(values) - min(values))
         total_weight += weight
     return weighted_gap / total_weight if total_weight else math.nan
@@ -153,14 +122,12 @@ def min_group_size(counts: Counts, groups: List[str]) -> float:
 
 POLICIES = ("point", "confidence")
 DEFAULT_LEVEL = 0.95
-# Rates where the worst group is the lowest and a regression is a decrease.
-HIGHER_IS_BETTER = ("accuracy", "true_positive_rate")
 
 
 def bad_side(which: str) -> str:
     """The side of a rate's interval a gate checks: the upper bound for rates
     that should be small (FPR, FNR, gaps), the lower one for accuracy and TPR."""
-    return "lower" if which in HIGHER_IS_BETTER else "upper"
+    return "lower" if rates.get(which).higher_is_better else "upper"
 
 
 def bound_name(point_name: str, side: str, level: float) -> str:
@@ -170,28 +137,28 @@ def bound_name(point_name: str, side: str, level: float) -> str:
 
 def _fractions(cells: Dict[str, np.ndarray], which: str,
                names: Iterable[str]) -> List[Tuple[float, float]]:
-    return [_fraction(cells[g], which) for g in names]
+    return [rates.fraction(cells[g], which) for g in names]
 
 
 def group_rate_interval(counts: Counts, which: str, group: Optional[str],
                         level: float) -> Tuple[float, float]:
     groups = by_group(counts)
     if group is not None:
-        return intervals.rate_interval(*_fraction(groups[group], which), level) \
+        return intervals.rate_interval(*rates.fraction(groups[group], which), level) \
             if group in groups else intervals.NAN_INTERVAL
     if math.isnan(group_rate(counts, which)):
         return intervals.NAN_INTERVAL
     return intervals.worst_rate_interval(_fractions(groups, which, sorted(groups)),
-                                         level, which in HIGHER_IS_BETTER)
+                                         level, rates.get(which).higher_is_better)
 
 
 def overall_rate(counts: Counts, which: str) -> float:
-    return rate(sum(counts.values(), np.zeros(4)), which)
+    return rates.value(sum(counts.values(), np.zeros(4)), which)
 
 
 def overall_rate_interval(counts: Counts, which: str,
                           level: float) -> Tuple[float, float]:
-    return intervals.rate_interval(*_fraction(sum(counts.values(), np.zeros(4)),
+    return intervals.rate_interval(*rates.fraction(sum(counts.values(), np.zeros(4)),
                                               which), level)
 
 
@@ -213,8 +180,8 @@ def conditional_rate_gap_interval(counts: Counts, which: str,
     strata = []
     for stratum in sorted({s for _, s in counts}):
         cells = [counts.get((g, stratum)) for g in names]
-        if all(c is not None and denominator(c, which) > 0 for c in cells):
-            strata.append([_fraction(c, which) for c in cells])
+        if all(c is not None and _denominator(c, which) > 0 for c in cells):
+            strata.append([rates.fraction(c, which) for c in cells])
     return intervals.conditional_gap_interval(strata, level)
 
 
@@ -252,8 +219,8 @@ def _group_and_stratum(features, group_key: Optional[str],
         if condition_key not in features:
             raise ValueError(f"condition feature '{condition_key}' is not in the "
                              "evaluated examples")
-        stratum = group_name(features[condition_key])
-    return group_name(features[group_key]), stratum
+        stratum = group_text(features[condition_key])
+    return group_text(features[group_key]), stratum
 
 
 def _decisions(element, eval_config, model_name: str, output_name: str,
@@ -299,9 +266,9 @@ class _GroupCountsCombiner(beam.CombineFn):
                 self._key.output_name, self._threshold):
             cell = accumulator.setdefault(cell_key, np.zeros(4))
             if positive_prediction:
-                cell[TP if positive_label else FP] += 1
+                cell[rates.TP if positive_label else rates.FP] += 1
             else:
-                cell[FN if positive_label else TN] += 1
+                cell[rates.FN if positive_label else rates.TN] += 1
         return accumulator
 
     def merge_accumulators(self, accumulators: Iterable[Counts]) -> Counts:
@@ -432,7 +399,7 @@ class _PairedCountsCombiner(beam.CombineFn):
             values = (math.nan, math.nan, math.nan)
         else:
             values = paired_regression(accumulator, self._quantity.point,
-                                       self._quantity.which in HIGHER_IS_BETTER,
+                                       rates.get(self._quantity.which).higher_is_better,
                                        self._level)
         return {self._key._replace(name=name): float(value)
                 for name, value in zip(self._names, values)}
@@ -441,8 +408,9 @@ class _PairedCountsCombiner(beam.CombineFn):
 # --- Metric classes. ---------------------------------------------------------------
 
 def _check_rate(which: str) -> None:
-    if which not in RATES:
-        raise ValueError(f"rate must be one of {', '.join(RATES)}, got '{which}'")
+    if rates.canonical(which) not in rates.TABLE:
+        raise ValueError(f"rate must be one of {', '.join(rates.RATES)} (or the alias "
+                         f"{', '.join(rates.ALIASES)}), got '{which}'")
 
 
 def _check_groups(groups) -> None:
@@ -481,7 +449,7 @@ def _computations(make_combiner, *, name: str, group_key: Optional[str],
 
 
 def _names(groups) -> Optional[List[str]]:
-    return [group_name(g) for g in groups] if groups else None
+    return [group_text(g) for g in groups] if groups else None
 
 
 def _quantity(kind: str, name: str, rate: str, group=None, groups=None) -> Quantity:
@@ -489,7 +457,7 @@ def _quantity(kind: str, name: str, rate: str, group=None, groups=None) -> Quant
     Regression, which judges the same quantities against the baseline)."""
     names = _names(groups)
     if kind == "GroupRate":
-        wanted = None if group is None else group_name(group)
+        wanted = None if group is None else group_text(group)
         return Quantity(name, rate, functools.partial(group_rate, which=rate, group=wanted),
                         functools.partial(group_rate_interval, which=rate, group=wanted))
     if kind == "OverallRate":
@@ -510,7 +478,7 @@ def _quantity(kind: str, name: str, rate: str, group=None, groups=None) -> Quant
 def _default_name(kind: str, rate: str, group_key=None, group=None,
                   condition_key=None) -> str:
     if kind == "GroupRate":
-        return (f"{rate}/{group_key}={group_name(group)}" if group is not None
+        return (f"{rate}/{group_key}={group_text(group)}" if group is not None
                 else f"worst_group_{rate}")
     if kind == "OverallRate":
         return rate

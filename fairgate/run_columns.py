@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
+from fairgate.groups import group_text
+
 
 class LabelValueError(ValueError):
     """A label cell matches neither data.label_positive nor data.label_negative."""
@@ -48,20 +50,10 @@ def condition_columns(eval_config) -> List[str]:
     return found
 
 
-def as_text(value: Any) -> str:
-    """One spelling for a cell or config value: bytes decoded, whole floats
-    without ".0" (config values may arrive as floats, e.g. through a proto
-    Struct), surrounding blanks dropped."""
-    if isinstance(value, bytes):
-        value = value.decode("utf-8")
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
 def same_value(cell: Any, value: Any) -> bool:
-    """A CSV cell (text) or a decoded value equals a config value (int or str)."""
-    return as_text(cell) == as_text(value)
+    """A CSV cell (text) or a decoded value equals a config value (int or str),
+    both in the one spelling of fairgate/groups.py (labels are spelled alike)."""
+    return group_text(cell) == group_text(value)
 
 
 def mapped_label(cell: Any, positive: Any, negative: Any = None) -> int:
@@ -77,10 +69,10 @@ def mapped_label(cell: Any, positive: Any, negative: Any = None) -> int:
 
 def merge_lookup(group_merge: Mapping[str, Sequence[Any]]) -> Dict[str, str]:
     """{original value (as text): merged name} from data.group_merge."""
-    return {as_text(value): str(name) for name, values in group_merge.items()
+    return {group_text(value): str(name) for name, values in group_merge.items()
             for value in values}
 
 
 def merged_group(cell: Any, lookup: Mapping[str, str]) -> str:
-    text = as_text(cell)
+    text = group_text(cell)
     return lookup.get(text, text)

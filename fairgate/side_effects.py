@@ -39,6 +39,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from fairgate import group_metrics, intervals
+from fairgate.groups import group_text
 from fairgate.config import SIDE_EFFECT_POLICIES as POLICIES, SIDE_EFFECT_RATES as RATES
 
 # Rates compared per group; the positive prediction rate only as a gap.
@@ -47,8 +48,6 @@ DEFAULT_POLICY = "warn"
 DEFAULT_MARGIN = 0.02
 LEVEL = 0.95
 THRESHOLD = 0.5
-# group_metrics' name of a canonical rate, where they differ.
-_COUNTED_AS = {"positive_prediction_rate": "positive_rate"}
 # A constraint on the true positive rate moves the false negative rate (1 - TPR).
 _CONSTRAINED_AS = {"true_positive_rate": "false_negative_rate"}
 _WORDS = {"false_positive_rate": "false positive rate",
@@ -72,7 +71,7 @@ def paired_table(groups: Sequence[Any], labels: Sequence[Any],
     """Per-example group, label (positive when > 0.5) and both models' positive
     decisions -> the joint table of group_metrics' paired layout (cell index
     label * 4 + candidate * 2 + reference, stratum "")."""
-    names = np.array([group_metrics.group_name(g) for g in groups], dtype=object)
+    names = np.array([group_text(g) for g in groups], dtype=object)
     label = np.asarray(labels, dtype=float).reshape(-1) > 0.5
     mine = np.asarray(candidate, dtype=bool).reshape(-1)
     theirs = np.asarray(reference, dtype=bool).reshape(-1)
@@ -93,10 +92,9 @@ class Comparison:
     groups: Tuple[str, ...]
 
     def value(self, counts: group_metrics.Counts) -> float:
-        which = _COUNTED_AS.get(self.rate, self.rate)
         if self.kind == "rate":
-            return group_metrics.group_rate(counts, which, self.groups[0])
-        return group_metrics.rate_gap(counts, which, list(self.groups))
+            return group_metrics.group_rate(counts, self.rate, self.groups[0])
+        return group_metrics.rate_gap(counts, self.rate, list(self.groups))
 
     def name(self, group_key: str) -> str:
         if self.kind == "rate":
@@ -106,7 +104,7 @@ class Comparison:
 
 def comparisons(rates: Iterable[str], groups: Sequence[Any]) -> List[Comparison]:
     """Every group's rate (GROUP_RATES among `rates`), then every rate's gap."""
-    names = tuple(group_metrics.group_name(g) for g in groups)
+    names = tuple(group_text(g) for g in groups)
     rates = list(rates)
     return ([Comparison("rate", r, (g,)) for r in rates if r in GROUP_RATES
              for g in names] +
@@ -122,12 +120,12 @@ def intended_targets(constraints: Optional[Dict[str, Any]]) -> List[Dict[str, An
         if "gap" in entry:
             targets.append({"kind": "gap",
                             "rate": _CONSTRAINED_AS.get(entry["gap"], entry["gap"]),
-                            "groups": [group_metrics.group_name(g)
+                            "groups": [group_text(g)
                                        for g in entry["groups"]]})
         else:
             targets.append({"kind": "rate",
                             "rate": _CONSTRAINED_AS.get(entry["rate"], entry["rate"]),
-                            "groups": [group_metrics.group_name(entry["group"])]})
+                            "groups": [group_text(entry["group"])]})
     return targets
 
 

@@ -224,3 +224,51 @@ def test_constrained_step_with_group_head_learns_the_group_and_exports_without_i
     assert model(features).shape == (len(g), 1)
     head_ids = {id(v) for v in head.trainable_variables}
     assert head_ids and not head_ids & {id(v) for v in model.trainable_variables}
+
+
+# Group 1: decisions +, +, +, - against labels 1, 1, 0, 0 (one error in four, three
+# positive decisions); group 0: -, +, -, + against 1, 0, 1, 1 (three errors, two
+# positive decisions). No logit is 0, where "positive" could be read two ways.
+SMALL_LOGITS = np.array([2.0, 1.0, 3.0, -1.0, -2.0, 1.0, -1.0, 0.5], np.float32)
+SMALL_LABELS = np.array([1, 1, 0, 0, 1, 0, 1, 1], np.float32)
+SMALL_GROUPS = np.array([1, 1, 1, 1, 0, 0, 0, 0], np.int64)
+
+
+def test_an_error_rate_constraint_is_judged_as_an_error_rate():
+    """Snapshot selection must judge the rate TFCO trains: an error_rate bound
+    was measured as the positive-prediction rate (3/4 instead of 1/4 here)."""
+    spec = constraints.parse({"constraints": [
+        {"rate": "error_rate", "group": 1, "upper_bound": 0.3},
+        {"gap": "error_rate", "groups": [0, 1], "max_gap": 0.1}]}, [0, 1])
+    _, point = constraints.measure(spec, SMALL_LOGITS, SMALL_LABELS, SMALL_GROUPS)
+    # The gap's pair is (group 0, group 1): 3/4 - 1/4 and 1/4 - 3/4.
+    assert point == pytest.approx([1 / 4 - 0.3, 3 / 4 - 1 / 4 - 0.1,
+                                   1 / 4 - 3 / 4 - 0.1])
+    from fairgate import intervals
+    _, bounded = constraints.measure(spec, SMALL_LOGITS, SMALL_LABELS, SMALL_GROUPS,
+                                     level=0.75)
+    assert bounded[0] == pytest.approx(intervals.rate_interval(1, 4, 0.75)[1] - 0.3)
+    assert bounded[1:] == pytest.approx([
+        intervals.newcombe(3, 4, 1, 4, 0.75)[1] - 0.1,
+        intervals.newcombe(1, 4, 3, 4, 0.75)[1] - 0.1])
+
+
+@pytest.mark.parametrize("rate", sorted(constraints.RATES))
+def test_measure_agrees_with_the_rate_tfco_trains(rate):
+    """For every rate a constraint may name, the exact rate `measure` judges
+    snapshots by equals TFCO's own 0-1 value of the constraint it trains."""
+    spec = constraints.parse({"objective": rate, "constraints": [
+        {"rate": rate, "group": 1, "upper_bound": 0.0},
+        {"rate": rate, "group": 0, "upper_bound": 0.0}]}, [0, 1])
+    slot = tfco_compat.BatchSlot()
+    problem = constraints.build_problem(spec, lambda: slot.features, slot)
+
+    @tf.function
+    def tfco_values():
+        slot.fill(tf.constant(SMALL_LOGITS), tf.constant(SMALL_LABELS),
+                  tf.constant(SMALL_GROUPS))
+        with tf.control_dependencies(problem.update_ops()):
+            return problem.constraints()
+
+    _, measured = constraints.measure(spec, SMALL_LOGITS, SMALL_LABELS, SMALL_GROUPS)
+    assert measured == pytest.approx(tfco_values().numpy().tolist())

@@ -20,14 +20,18 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import tensorflow as tf
 import tensorflow_constrained_optimization as tfco
 
+from fairgate import rates
+from fairgate.groups import group_array, group_text, group_value
 from trainer_module.tfco_compat import BatchSlot
 
+# The rates TFCO can train, by their names in fairgate/rates.py (which measures
+# them exactly for snapshot selection). Aliases (positive_rate) are accepted.
 RATES = {
-    "false_positive_rate": tfco.false_positive_rate,
-    "false_negative_rate": tfco.false_negative_rate,
-    "true_positive_rate": tfco.true_positive_rate,
-    "error_rate": tfco.error_rate,
-    "positive_prediction_rate": tfco.positive_prediction_rate,
+    rates.FALSE_POSITIVE_RATE: tfco.false_positive_rate,
+    rates.FALSE_NEGATIVE_RATE: tfco.false_negative_rate,
+    rates.TRUE_POSITIVE_RATE: tfco.true_positive_rate,
+    rates.ERROR_RATE: tfco.error_rate,
+    rates.POSITIVE_PREDICTION_RATE: tfco.positive_prediction_rate,
 }
 
 
@@ -88,8 +92,7 @@ def parse(raw: Optional[Dict[str, Any]], known_groups: Optional[Sequence[Any]],
     if unknown:
         raise ConstraintSpecError(f"{where}: unknown key '{unknown[0]}' "
                                   "(known: objective, constraints)")
-    objective = raw.get("objective", "error_rate")
-    _check_rate(objective, f"{where}.objective")
+    objective = _check_rate(raw.get("objective", "error_rate"), f"{where}.objective")
     known = None if known_groups is None else list(known_groups)
     parsed = []
     for i, entry in enumerate(raw.get("constraints") or []):
@@ -103,16 +106,21 @@ def parse(raw: Optional[Dict[str, Any]], known_groups: Optional[Sequence[Any]],
     return ConstraintSpec(objective=objective, constraints=tuple(parsed))
 
 
-def _check_rate(rate, at):
-    if rate not in RATES:
+def _check_rate(rate, at) -> str:
+    """The rate's canonical name; ConstraintSpecError for a rate TFCO cannot train."""
+    if rates.canonical(rate) not in RATES:
         raise ConstraintSpecError(f"{at}: unknown rate '{rate}' (known: "
                                   f"{', '.join(RATES)})")
+    return rates.canonical(rate)
 
 
 def _check_group(group, known, at):
+    """The group value in its one spelling (fairgate/groups.py), if the data has it."""
+    group = group_value(group)
     if known is not None and group not in known:
         raise ConstraintSpecError(f"{at}: unknown group value {group!r} (the group "
                                   f"feature has: {', '.join(map(repr, known))})")
+    return group
 
 
 def _check_fraction(value, at, name):
@@ -127,13 +135,13 @@ def _parse_bound(entry, known, at) -> RateBound:
     if extra:
         raise ConstraintSpecError(f"{at}: unknown key '{extra[0]}' (a rate bound has "
                                   "rate, group, upper_bound or lower_bound)")
-    _check_rate(entry.get("rate"), f"{at}.rate")
-    _check_group(entry.get("group"), known, f"{at}.group")
+    rate = _check_rate(entry.get("rate"), f"{at}.rate")
+    group = _check_group(entry.get("group"), known, f"{at}.group")
     if ("upper_bound" in entry) == ("lower_bound" in entry):
         raise ConstraintSpecError(f"{at}: give exactly one of upper_bound, lower_bound")
     upper = "upper_bound" in entry
     name = "upper_bound" if upper else "lower_bound"
-    return RateBound(rate=entry["rate"], group=entry["group"],
+    return RateBound(rate=rate, group=group,
                      bound=_check_fraction(entry[name], at, name), upper=upper)
 
 
@@ -142,15 +150,14 @@ def _parse_gap(entry, known, at) -> RateGap:
     if extra:
         raise ConstraintSpecError(f"{at}: unknown key '{extra[0]}' (a gap has gap, "
                                   "groups, max_gap)")
-    _check_rate(entry["gap"], f"{at}.gap")
+    rate = _check_rate(entry["gap"], f"{at}.gap")
     groups = entry.get("groups")
     if not isinstance(groups, (list, tuple)) or len(groups) < 2 or \
-            len(set(map(str, groups))) != len(groups):
+            len(set(map(group_text, groups))) != len(groups):
         raise ConstraintSpecError(f"{at}.groups: must be two different group values, "
                                   f"or more, got {groups!r}")
-    for g in groups:
-        _check_group(g, known, f"{at}.groups")
-    return RateGap(rate=entry["gap"], groups=tuple(groups),
+    groups = tuple(_check_group(g, known, f"{at}.groups") for g in groups)
+    return RateGap(rate=rate, groups=groups,
                    max_gap=_check_fraction(entry.get("max_gap"), at, "max_gap"))
 
 
@@ -188,35 +195,10 @@ def describe(spec: ConstraintSpec) -> List[str]:
     return [c.describe() for c in spec.constraints]
 
 
-def _rate(rate: str, positive, labels, mask) -> float:
-    """Exact (0-1) rate on the examples in `mask`; NaN when the rate is undefined."""
-    if rate == "false_positive_rate":
-        mask = mask & (labels == 0)
-        return float(positive[mask].mean()) if mask.any() else float("nan")
-    if rate in ("true_positive_rate", "false_negative_rate"):
-        mask = mask & (labels == 1)
-        if not mask.any():
-            return float("nan")
-        tpr = float(positive[mask].mean())
-        return tpr if rate == "true_positive_rate" else 1.0 - tpr
-    if not mask.any():
-        return float("nan")
-    if rate == "error_rate":
-        return float((positive[mask] != (labels[mask] == 1)).mean())
-    return float(positive[mask].mean())  # positive_prediction_rate
-
-
-def _counts(rate: str, positive, labels, mask):
+def _counts(rate: str, positive, labels, mask) -> Tuple[int, int]:
     """(events, examples) behind `rate` on the examples in `mask`."""
-    if rate == "false_positive_rate":
-        mask = mask & (labels == 0)
-        return int(positive[mask].sum()), int(mask.sum())
-    if rate in ("true_positive_rate", "false_negative_rate"):
-        mask = mask & (labels == 1)
-        hits = int(positive[mask].sum())
-        return (hits if rate == "true_positive_rate" else int(mask.sum()) - hits,
-                int(mask.sum()))
-    return int(positive[mask].sum()), int(mask.sum())  # positive_prediction_rate
+    return tuple(int(c) for c in rates.fraction(
+        rates.confusion_counts(positive, labels, mask), rate))
 
 
 def measure(spec: ConstraintSpec, logits, labels, groups,
@@ -239,11 +221,8 @@ def measure(spec: ConstraintSpec, logits, labels, groups,
     from fairgate import intervals
     positive = np.asarray(logits).reshape(-1) > 0
     labels = np.asarray(labels).reshape(-1)
-    groups = np.asarray(groups).reshape(-1)
-    if groups.dtype.kind in "SO":
-        groups = np.array([g.decode() if isinstance(g, bytes) else g for g in groups])
-    everyone = np.ones_like(positive, dtype=bool)
-    objective = _rate(spec.objective, positive, labels, everyone)
+    groups = group_array(groups)
+    objective = rates.value(rates.confusion_counts(positive, labels), spec.objective)
     violations = []
     for c in spec.constraints:
         if isinstance(c, RateBound):

@@ -1,4 +1,5 @@
-"""Post-processing for fairness: one decision threshold per group (pure numpy).
+"""Post-processing for fairness: one decision threshold per group (numpy; every
+rate is fairgate/rates.py's, over the confusion counts at each candidate).
 
 `trainer.mode: group_thresholds` trains the unconstrained model (as mode `none`)
 and then picks, on the **eval** split, a threshold in logit space for each group
@@ -41,27 +42,13 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 from scipy import special, stats
 
+from fairgate import rates
+from fairgate.groups import group_array, group_text, group_value
+from fairgate.intervals import SMALL_COUNT
+
 MAX_CANDIDATES = 256
 DEFAULT_THRESHOLD = 0.0
 MAX_ROUNDS = 20  # coordinate descent
-_SMALL_COUNT = 5  # as fairgate.intervals: Clopper-Pearson below 5 events
-
-
-def group_value(value) -> Any:
-    """A group value as the spec and the JSON records hold it: bytes decoded to
-    str, numpy scalars to Python scalars."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
-def _groups_array(groups) -> np.ndarray:
-    groups = np.asarray(groups).reshape(-1)
-    if groups.dtype.kind in "SO":
-        return np.array([group_value(g) for g in groups], dtype=object)
-    return groups
 
 
 # --- vectorised confidence bounds (the same formulas as fairgate.intervals) ---
@@ -105,7 +92,7 @@ def _rate_interval(x, n, level):
     z = float(stats.norm.ppf(level))
     wl, wu = _wilson(x, n, z)
     cl, cu = _clopper_pearson(x, n, level)
-    small = np.minimum(x, n - x) < _SMALL_COUNT
+    small = np.minimum(x, n - x) < SMALL_COUNT
     return np.where(small, cl, wl), np.where(small, cu, wu)
 
 
@@ -131,18 +118,8 @@ class _Group:
 
     def counts(self, rate: str) -> Tuple[np.ndarray, np.ndarray]:
         """(events, examples) of `rate` at every candidate."""
-        ones = np.ones_like(self.tp)
-        if rate == "false_positive_rate":
-            return self.fp, self.n_neg * ones
-        if rate == "true_positive_rate":
-            return self.tp, self.n_pos * ones
-        if rate == "false_negative_rate":
-            return self.n_pos - self.tp, self.n_pos * ones
-        if rate == "positive_prediction_rate":
-            return self.tp + self.fp, self.n * ones
-        if rate == "error_rate":
-            return self.fp + self.n_pos - self.tp, self.n * ones
-        raise ValueError(f"unknown rate '{rate}'")
+        return rates.fraction(
+            (self.tp, self.fp, self.n_neg - self.fp, self.n_pos - self.tp), rate)
 
 
 def candidate_thresholds(logits, max_candidates: int = MAX_CANDIDATES) -> np.ndarray:
@@ -215,14 +192,6 @@ def _objective(spec, index, table, fixed_events: float, denominator: float):
     return events / denominator if denominator else np.zeros(np.shape(events))
 
 
-def _denominator(rate: str, labels) -> int:
-    if rate == "false_positive_rate":
-        return int((labels != 1).sum())
-    if rate in ("true_positive_rate", "false_negative_rate"):
-        return int((labels == 1).sum())
-    return int(labels.size)
-
-
 def _evaluate(spec, index, table, fixed_events, denominator, level):
     """(objective, per-constraint violations) at broadcastable candidate indices."""
     objective = _objective(spec, index, table, fixed_events, denominator)
@@ -243,7 +212,7 @@ def choose(spec, logits, labels, groups, level: Optional[float] = None
     """
     logits = np.asarray(logits, np.float32).reshape(-1)
     labels = np.asarray(labels).reshape(-1)
-    groups = _groups_array(groups)
+    groups = group_array(groups)
     if not (len(logits) == len(labels) == len(groups)):
         raise ValueError(f"logits, labels and groups differ in length: "
                          f"{len(logits)}, {len(labels)}, {len(groups)}")
@@ -260,9 +229,10 @@ def choose(spec, logits, labels, groups, level: Optional[float] = None
     table = {g: _Group(g, logits[groups == g], labels[groups == g]) for g in named}
     # Events of the objective from the groups that keep 0.0.
     others = ~np.isin(groups, np.array(named, dtype=groups.dtype))
-    fixed = _fixed_events(spec.objective, logits[others] > DEFAULT_THRESHOLD,
-                          labels[others])
-    denominator = _denominator(spec.objective, labels)
+    fixed = int(rates.fraction(rates.confusion_counts(
+        logits[others] > DEFAULT_THRESHOLD, labels[others]), spec.objective)[0])
+    denominator = int(rates.fraction(rates.confusion_counts(
+        logits > DEFAULT_THRESHOLD, labels), spec.objective)[1])
     if len(named) <= 2:
         chosen = _exhaustive(spec, named, table, fixed, denominator, level)
     else:
@@ -270,18 +240,6 @@ def choose(spec, logits, labels, groups, level: Optional[float] = None
     for g in named:
         thresholds[g] = float(table[g].candidates[chosen[g]])
     return thresholds
-
-
-def _fixed_events(rate, positive, labels) -> int:
-    if rate == "false_positive_rate":
-        return int((positive & (labels != 1)).sum())
-    if rate == "true_positive_rate":
-        return int((positive & (labels == 1)).sum())
-    if rate == "false_negative_rate":
-        return int((~positive & (labels == 1)).sum())
-    if rate == "positive_prediction_rate":
-        return int(positive.sum())
-    return int((positive != (labels == 1)).sum())
 
 
 def _best(objective, violations, distance) -> Optional[Tuple[int, ...]]:
@@ -377,10 +335,9 @@ def per_example(thresholds: Dict[Any, float], groups,
                 default: float = DEFAULT_THRESHOLD) -> np.ndarray:
     """Each example's threshold (float32), as `decide` uses it. Group keys match
     by value or by their text (JSON turns integer keys into strings)."""
-    groups = _groups_array(groups)
-    by_text = {str(k): np.float32(v) for k, v in thresholds.items()}
-    return np.array([by_text.get(str(group_value(g)), np.float32(default))
-                     for g in groups], np.float32).reshape(-1)
+    by_text = {group_text(k): np.float32(v) for k, v in thresholds.items()}
+    return np.array([by_text.get(group_text(g), np.float32(default))
+                     for g in group_array(groups)], np.float32).reshape(-1)
 
 
 def decide(thresholds: Dict[Any, float], logits, groups,

@@ -19,6 +19,7 @@ from tfx_bsl.public import tfxio
 
 from fairgate import leakage, run_columns
 from fairgate.config import TrainerSettings
+from fairgate.groups import group_array, group_text, group_value
 from fairgate.images import decode_stored
 from trainer_module import (calibration, constraints, export, group_head,
                             group_thresholds, models, regularizers, selection,
@@ -106,8 +107,7 @@ def _load_split(dataset_factory, files, schema, inputs: _Inputs, batch_size: int
 
 
 def _known_groups(groups: np.ndarray) -> list:
-    values = np.unique(groups)
-    return [v.decode() if isinstance(v, bytes) else v.item() for v in values]
+    return [group_value(v) for v in np.unique(group_array(groups))]
 
 
 def count_examples(patterns) -> int:
@@ -222,15 +222,12 @@ def _write_data_record(fn_args, kinds, features, labels, groups) -> None:
                         "perfectly on its own (%s %.4f >= %.2f); check that it is "
                         "known before the label is", item["feature"],
                         item["statistic"], item["value"], item["threshold"])
-    names, counts = np.unique(groups, return_counts=True)
+    names, counts = np.unique(group_array(groups), return_counts=True)
     record = {
         "features": dict(kinds),
         "leakage": {"statistic": leakage.STATISTIC, "threshold": leakage.THRESHOLD,
                     "scores": scores, "flagged": flagged},
-        "train_group_counts": {
-            (n.decode() if isinstance(n, bytes) else str(n.item() if hasattr(n, "item")
-                                                          else n)): int(c)
-            for n, c in zip(names, counts)},
+        "train_group_counts": {group_text(n): int(c) for n, c in zip(names, counts)},
         "train_examples": int(len(labels)),
     }
     path = os.path.join(_record_dir(fn_args), DATA_RECORD)

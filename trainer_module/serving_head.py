@@ -26,6 +26,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 import tensorflow as tf
 
+from fairgate.groups import group_text, group_value
 from trainer_module.group_thresholds import DEFAULT_THRESHOLD
 
 _HALF_UP = float(np.nextafter(np.float32(0.5), np.float32(1.0)))
@@ -58,8 +59,10 @@ class ServingHead:
         threshold = tf.fill(tf.shape(groups), tf.constant(self.default_threshold,
                                                           tf.float32))
         known = tf.zeros(tf.shape(groups), tf.bool)
-        for value, t in sorted(self.thresholds.items(), key=lambda kv: str(kv[0])):
-            key = str(value) if self.group_dtype == tf.string else int(value)
+        for value, t in sorted(self.thresholds.items(), key=lambda kv: group_text(kv[0])):
+            # JSON turns integer keys into text: int() reads them back.
+            key = group_text(value) if self.group_dtype == tf.string else \
+                int(group_value(value))
             match = tf.equal(groups, tf.constant(key, self.group_dtype))
             threshold = tf.where(match, tf.constant(np.float32(t)), threshold)
             known = tf.logical_or(known, match)

@@ -26,8 +26,7 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
     `side_effects`: SideEffectCheck's record (None: the blessing came from the
     Evaluator alone, and side effects were not measured)."""
     evaluation = collect.Evaluation(evaluation_uri)
-    group_names = [str(g) for g in groups]
-    sizes = collect.group_sizes(evaluation, group, group_names,
+    sizes = collect.group_sizes(evaluation, group, groups,
                                 evaluation.candidate_name)
     check_list = collect.checks(evaluation)
     training = collect.training_history(model_uri) if model_uri else None

@@ -17,6 +17,8 @@ from tensorflow_model_analysis.metrics import metric_specs, metric_types
 from tensorflow_model_analysis.writers import eval_config_writer
 
 from fairgate import intervals
+from fairgate import rates as rate_table  # `rates` names the report's per-group rows
+from fairgate.groups import group_text
 
 REPORT_THRESHOLDS = (0.22, 0.5, 0.75)
 INTERVAL_LEVEL = 0.95  # the report's per-group error bars
@@ -32,10 +34,7 @@ def slice_name(slice_key) -> str:
     parts = []
     for single in slice_key.single_slice_keys:
         kind = single.WhichOneof("kind")
-        value = getattr(single, kind)
-        if isinstance(value, bytes):
-            value = value.decode("utf-8")
-        parts.append(f"{single.column}={value}")
+        parts.append(f"{single.column}={group_text(getattr(single, kind))}")
     return ", ".join(parts) or OVERALL
 
 
@@ -109,20 +108,20 @@ def group_rates(evaluation: Evaluation, group: str, model_name: str
                            if abs(m["threshold"] - threshold) < 1e-6), None)
             if matrix is None:
                 continue
-            total = matrix["tp"] + matrix["fp"] + matrix["tn"] + matrix["fn"]
+            # In rate_table's order: TP, FP, TN, FN.
+            counts = [matrix[cell] for cell in ("tp", "fp", "tn", "fn")]
             fi = f"@{threshold:.2f}"
-            negatives = matrix["fp"] + matrix["tn"]
-            positives = matrix["tp"] + matrix["fn"]
+
+            def bounds(which):  # one-sided 95% bounds: the figures' error bars
+                return _interval(intervals.rate_interval(
+                    *rate_table.fraction(counts, which), INTERVAL_LEVEL))
+
             per_threshold[f"{threshold:.2f}"] = {
-                "examples": int(total),
-                "negatives": int(negatives), "positives": int(positives),
-                # One-sided 95% bounds of each rate (intervals.rate_interval), the
-                # error bars of the figures.
-                "false_positive_rate_interval": _interval(intervals.rate_interval(
-                    matrix["fp"], negatives, INTERVAL_LEVEL)),
-                "false_negative_rate_interval": _interval(intervals.rate_interval(
-                    matrix["fn"], positives, INTERVAL_LEVEL)),
-                "accuracy": (matrix["tp"] + matrix["tn"]) / total if total else None,
+                **{population: int(sum(counts[i] for i in cells))
+                   for population, cells in rate_table.POPULATIONS.items()},
+                "false_positive_rate_interval": bounds(rate_table.FALSE_POSITIVE_RATE),
+                "false_negative_rate_interval": bounds(rate_table.FALSE_NEGATIVE_RATE),
+                "accuracy": _number(rate_table.value(counts, rate_table.ACCURACY)),
                 # FairnessIndicators' own values, as TFMA reports them.
                 "false_positive_rate": _number(evaluation.value(
                     slice_, f"{FI}/false_positive_rate{fi}", model_name)),
@@ -277,13 +276,14 @@ def checks(evaluation: Evaluation) -> List[Dict[str, Any]]:
     return result
 
 
-def group_sizes(evaluation: Evaluation, group: str, groups: List[str],
+def group_sizes(evaluation: Evaluation, group: str, groups: List[Any],
                 model_name: str) -> Dict[str, int]:
-    """Test examples per expected group (0 for a group with no slice)."""
+    """Test examples per expected group (0 for a group with no slice), keyed by
+    the group's text as slice names spell it."""
     sizes = {}
-    for value in groups:
+    for value in map(group_text, groups):
         count = evaluation.value(f"{group}={value}", "example_count", model_name)
-        sizes[str(value)] = int(count) if count is not None else 0
+        sizes[value] = int(count) if count is not None else 0
     return sizes
 
 
@@ -323,17 +323,13 @@ def _reason(check) -> str:
     return line + spread
 
 
-DENOMINATORS = {"false_positive_rate": "negatives", "false_negative_rate": "positives",
-                "true_positive_rate": "positives"}
-
-
 def _sample(check, group: str, rates: Optional[Dict[str, Any]]) -> str:
     """The sample sizes behind a fairness number: the groups' negatives for an
     FPR, positives for FNR/TPR, examples otherwise (test split, threshold 0.5)."""
     if not rates:
         return ""
     name = check.get("quantity") or check["name"]
-    kind = next((v for k, v in DENOMINATORS.items() if k in name), "examples")
+    kind = rate_table.population_named_in(name)
     parts = []
     for slice_, per_threshold in sorted(rates.items()):
         row = per_threshold.get("0.50")
