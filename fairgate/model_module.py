@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
 import os
-from typing import List
+from typing import List, Optional
 
 from fairgate.config import ConfigError, ModelModule
 
@@ -82,3 +83,29 @@ def fingerprint(module_file: str) -> str:
         with open(path, "rb") as f:
             digest.update(f.read() + b"\0")
     return digest.hexdigest()[:12]
+
+
+# Beside the Trainer's SavedModel: which model was trained (models.describe).
+MODEL_RECORD = "model.json"
+
+
+def summary(record: dict) -> str:
+    """One line naming the model, for the run output and the report."""
+    if not record:
+        return "model unknown"
+    count = f"{record.get('parameters', 0):,} parameters"
+    if "builtin" in record:
+        return f"built-in model {record['builtin']} ({count})"
+    hparams = json.dumps(record.get("hparams") or {}, sort_keys=True)
+    return (f"{record['function']} in {record['module_file']} (sha256 "
+            f"{record['fingerprint']}), hparams {hparams} ({count})")
+
+
+def read_record(model_uri: str) -> Optional[dict]:
+    """The Trainer's model.json (None when absent); tf.io.gfile, so gs:// too."""
+    import tensorflow as tf  # deferred: config loading stays TensorFlow-free
+    path = os.path.join(model_uri, MODEL_RECORD)
+    if not model_uri or not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)

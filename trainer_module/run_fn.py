@@ -19,6 +19,7 @@ from tfx.utils import io_utils
 from tfx_bsl.public import tfxio
 
 from fairgate import leakage, run_columns
+from fairgate.model_module import MODEL_RECORD, summary
 from fairgate.config import TrainerSettings
 from fairgate.images import decode_stored
 from trainer_module import (calibration, constraints, export, group_head,
@@ -306,9 +307,6 @@ def _post_process(settings: Settings, spec, logits, eval_labels,
     return head
 
 
-MODEL_RECORD = "model.json"
-
-
 def train_arrays(features, kinds, seed: int):
     """The contract's `train` for tabular inputs: numeric float32 [n, 1],
     categorical str [n, 1]; every row up to models.TRAIN_ROWS_CAP, a seeded
@@ -433,7 +431,7 @@ def _train_and_export(fn_args) -> None:
                            sample_groups)
     model = _build_model(settings, inputs, train)
     record = models.describe(settings.model, model, settings.model_fingerprint, image)
-    logging.info("Model: %s", json.dumps(record))
+    logging.info("Model: %s", summary(record))
     with tf.io.gfile.GFile(os.path.join(_record_dir(fn_args), MODEL_RECORD), "w") as f:
         json.dump(record, f, indent=2)
 

@@ -10,6 +10,7 @@ import shutil
 import time
 from typing import Any, Dict, List, Optional
 
+from fairgate import model_module
 from fairgate.config import is_uri
 from fairgate.report import collect, data_facts, html, plots
 
@@ -70,6 +71,9 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
         "checks": check_list,
         "models": models,
         "training": training,
+        # The candidate's model: built-in name, or module file, fingerprint,
+        # function and hparams; its parameter count (model.json).
+        "model": model_module.read_record(model_uri) if model_uri else None,
         # mode group_thresholds: the per-group thresholds (logit space) chosen on
         # eval; None in the other modes.
         "group_thresholds": collect.group_thresholds(model_uri) if model_uri else None,
