@@ -68,11 +68,31 @@ def top_level_names(tree: ast.Module) -> List[str]:
     return names
 
 
+def _is_uri(path: str) -> bool:
+    return "://" in path
+
+
 def shipped_files(module_file: str) -> List[str]:
-    """The module file and the .py files beside it (what the Trainer may import)."""
-    folder = os.path.dirname(os.path.abspath(module_file))
-    return sorted(os.path.join(folder, name) for name in os.listdir(folder)
-                  if name.endswith(".py"))
+    """The module file and the .py files beside it (what the Trainer may import);
+    a staged module's folder may be object storage (tf.io.gfile)."""
+    folder = os.path.dirname(module_file if _is_uri(module_file)
+                             else os.path.abspath(module_file))
+    if _is_uri(folder):
+        import tensorflow as tf  # deferred: only staged modules live there
+        names = tf.io.gfile.listdir(folder)
+    else:
+        names = os.listdir(folder)
+    return sorted(f"{folder}/{name}" if _is_uri(folder) else os.path.join(folder, name)
+                  for name in names if name.endswith(".py"))
+
+
+def _read(path: str) -> bytes:
+    if _is_uri(path):
+        import tensorflow as tf
+        with tf.io.gfile.GFile(path, "rb") as f:
+            return f.read()
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def fingerprint(module_file: str) -> str:
@@ -80,9 +100,42 @@ def fingerprint(module_file: str) -> str:
     digest = hashlib.sha256()
     for path in shipped_files(module_file):
         digest.update(os.path.basename(path).encode() + b"\0")
-        with open(path, "rb") as f:
-            digest.update(f.read() + b"\0")
+        digest.update(_read(path) + b"\0")
     return digest.hexdigest()[:12]
+
+
+STAGING_FOLDER = "_fairgate_model_modules"
+
+
+def stage(module_file: str, pipeline_root: str) -> str:
+    """Copies the module file and its sibling .py files into the pipeline root
+    (as TFX stages a Trainer's module_file), in a folder named after their
+    fingerprint so that two versions never mix; returns the staged module
+    file's path. A gs:// root is written at compile time (credentials then)."""
+    import tensorflow as tf  # deferred: compile time only
+    folder = "/".join([pipeline_root.rstrip("/"), STAGING_FOLDER,
+                       fingerprint(module_file)])
+    tf.io.gfile.makedirs(folder)
+    for path in shipped_files(module_file):
+        target = f"{folder}/{os.path.basename(path)}"
+        partial = f"{target}.partial-{os.getpid()}"  # compiles may run at once
+        with tf.io.gfile.GFile(partial, "wb") as f:
+            f.write(_read(path))
+        tf.io.gfile.rename(partial, target, overwrite=True)
+    return f"{folder}/{os.path.basename(module_file)}"
+
+
+def local_copy(module_file: str) -> str:
+    """A staged module in object storage, copied with its siblings into a local
+    folder the Trainer can import from; a local path is returned as is."""
+    if not _is_uri(module_file):
+        return module_file
+    import tempfile
+    folder = tempfile.mkdtemp(prefix="fairgate_model_")
+    for path in shipped_files(module_file):
+        with open(os.path.join(folder, os.path.basename(path)), "wb") as f:
+            f.write(_read(path))
+    return os.path.join(folder, os.path.basename(module_file))
 
 
 # Beside the Trainer's SavedModel: which model was trained (models.describe).

@@ -19,6 +19,7 @@ from tfx.utils import io_utils
 from tfx_bsl.public import tfxio
 
 from fairgate import leakage, run_columns
+from fairgate import model_module
 from fairgate.model_module import MODEL_RECORD, summary
 from fairgate.config import TrainerSettings
 from fairgate.images import decode_stored
@@ -375,8 +376,10 @@ def _build_model(settings: Settings, inputs: _Inputs, train):
         function, hparams, name = models.builtin(settings.model, image)
         where = f"built-in model {name}"
     else:
-        function = models.load_function(settings.model.module_file,
-                                        settings.model.function)
+        # Staged into object storage for Kubeflow: import a local copy.
+        function = models.load_function(
+            model_module.local_copy(settings.model.module_file),
+            settings.model.function)
         hparams = settings.model.hparams
         where = f"{settings.model.function} in {settings.model.module_file}"
     return models.build(function, model_inputs, train, hparams, where)
