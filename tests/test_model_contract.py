@@ -165,14 +165,24 @@ def _own_input(inputs, train, hparams):
 ])
 def test_a_model_that_breaks_the_contract_is_refused_naming_the_module(function,
                                                                        message):
+    from fairgate import errors
     with pytest.raises(models.ModelError) as error:
         models.build(function, _inputs(), {}, {}, WHERE)
     assert WHERE in str(error.value) and message in str(error.value), error.value
+    # What the CLI prints of a failed run (the innermost error) names the module.
+    assert WHERE in errors.innermost(error.value)
 
 
 def test_a_function_that_is_not_callable_is_named(tmp_path):
     (tmp_path / "team.py").write_text("build_model = 3\n")
     with pytest.raises(models.ModelError, match="build_model in .*team.py is not callable"):
+        models.load_function(str(tmp_path / "team.py"), "build_model")
+
+
+def test_a_module_that_fails_to_import_is_named(tmp_path):
+    (tmp_path / "team.py").write_text("import not_installed_anywhere\n")
+    with pytest.raises(models.ModelError, match="importing .*team.py raised: "
+                       "ModuleNotFoundError"):
         models.load_function(str(tmp_path / "team.py"), "build_model")
 
 

@@ -145,10 +145,9 @@ def load_function(module_file: str, function: str) -> Callable:
     if spec is None:
         raise ModelError(f"trainer.model.module_file {module_file} cannot be imported")
     module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as error:  # the user's code: any failure is theirs to read
-        raise ModelError(f"importing {module_file} raised: {_last_line(error)}") from error
+    failure = _failure(spec.loader.exec_module, module)
+    if failure:
+        raise ModelError(f"importing {module_file} raised: {failure}")
     found = getattr(module, function, None)
     if not callable(found):
         raise ModelError(f"{where} is not callable (it is {type(found).__name__}); "
@@ -157,8 +156,17 @@ def load_function(module_file: str, function: str) -> Callable:
     return found
 
 
-def _last_line(error: BaseException) -> str:
-    return traceback.format_exception_only(type(error), error)[-1].strip()
+def _failure(call: Callable, *args) -> str:
+    """The last line of what `call(*args)` raised ("" when it returned). Errors
+    are raised after the except block, so that the ModelError is the innermost
+    message TFX's and the CLI's error chains show (not the user's bare error)."""
+    try:
+        call(*args)
+    except ModelError:
+        raise
+    except Exception as error:  # the user's code: any failure is theirs to read
+        return traceback.format_exception_only(type(error), error)[-1].strip()
+    return ""
 
 
 def build(function: Callable, inputs: Dict[str, Any], train: Mapping[str, Any],
@@ -166,12 +174,12 @@ def build(function: Callable, inputs: Dict[str, Any], train: Mapping[str, Any],
     """Calls `function(inputs, train, hparams)`, checks the contract and returns
     a model over the dict `inputs` with a [batch, 1] logit output. `where` names
     the module and function in errors."""
-    try:
-        model = function(dict(inputs), train, dict(hparams))
-    except ModelError:
-        raise
-    except Exception as error:
-        raise ModelError(f"{where} raised: {_last_line(error)}") from error
+    built = []
+    failure = _failure(lambda: built.append(function(dict(inputs), train,
+                                                     dict(hparams))))
+    if failure:
+        raise ModelError(f"{where} raised: {failure}")
+    model = built[0]
     if not isinstance(model, keras.Model):
         hint = " (a Keras 3 model: build it with `import tf_keras as keras`)" \
             if type(model).__module__.startswith("keras") else ""
@@ -187,11 +195,13 @@ def build(function: Callable, inputs: Dict[str, Any], train: Mapping[str, Any],
             all(id(t) in ours for t in model.inputs) and len(model.outputs) == 1:
         output = model.outputs[0]  # built on our inputs: one graph, layers shared
     else:
-        try:
-            output = model({n: inputs[n] for n in names} if names else dict(inputs))
-        except Exception as error:
+        called = []
+        failure = _failure(lambda: called.append(
+            model({n: inputs[n] for n in names} if names else dict(inputs))))
+        if failure:
             raise ModelError(f"{where}: calling the model on `inputs` raised: "
-                             f"{_last_line(error)}") from error
+                             f"{failure}")
+        output = called[0]
     if isinstance(output, (list, tuple, dict)):
         raise ModelError(f"{where}: the model has {len(output)} outputs; it must have "
                          "one, a logit per example")
