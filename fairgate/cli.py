@@ -208,15 +208,21 @@ def _report(args) -> int:
 
 def _selection_summary(model_uri: str) -> str:
     import json
+    from fairgate import model_module
+    try:
+        with open(os.path.join(model_uri, model_module.MODEL_RECORD)) as f:
+            model = model_module.summary(json.load(f)) + "; "
+    except OSError:
+        model = ""
     try:
         with open(os.path.join(model_uri, "candidates.json")) as f:
             record = json.load(f)
     except OSError:
-        return "no candidates.json"
+        return model + "no candidates.json"
     chosen = record["candidates"][record["chosen_index"]]
     violations = ", ".join(f"{c} (violation {v:+.3f})"
                            for c, v in zip(record["constraints"], chosen["violations"]))
-    return (f"mode {record['mode']}, snapshot at step {chosen['step']} of "
+    return (f"{model}mode {record['mode']}, snapshot at step {chosen['step']} of "
             f"{record['candidates'][-1]['step']}, eval objective "
             f"{chosen['objective']:.3f}; {violations or 'no constraints'}")
 

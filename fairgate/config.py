@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Annotated, Any, Dict, List, Literal, Optional, Sequence
+import typing
+from typing import Annotated, Any, Dict, List, Literal, Optional, Sequence, Union
 
 import yaml
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr,
-                      ValidationError, WithJsonSchema, field_validator,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field,
+                      PrivateAttr, Tag, ValidationError, WithJsonSchema,
+                      field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
 SOURCES = ("embedded_celeba", "tfds", "csv", "tfrecord")
@@ -268,6 +269,32 @@ def _selection_level(level: float) -> float:
     return level
 
 
+BUILTIN_MODELS = ("mlp", "cnn")
+
+
+class ModelModule(Section):
+    """A team's own model: `function(inputs, train, hparams)` in `module_file`
+    returns a tf-keras Model from (a subset of) `inputs` to one logit per example
+    (README "Your own model")."""
+
+    module_file: str = Field(min_length=1)
+    """The Python file defining `function`: relative to the config file's folder
+    (to the working directory for a config built in code), or absolute. The .py
+    files beside it ship with it (they may import each other)."""
+    function: str = Field("build_model", min_length=1)
+    """The function in module_file that builds the model."""
+    hparams: Dict[str, Any] = Field(default_factory=dict)
+    """Passed to `function` as its third argument, as written."""
+
+
+# Tags of trainer.model's two forms (dropped from the keys errors name).
+_BUILTIN, _MODULE = "builtin model", "model module"
+
+
+def _model_kind(value) -> str:
+    return _MODULE if isinstance(value, (dict, ModelModule)) else _BUILTIN
+
+
 class TrainingSettings(Section):
     """The keys of the `trainer:` section that run_fn reads (TrainerSettings)."""
 
@@ -283,8 +310,12 @@ class TrainingSettings(Section):
     """Mode correlation: weight of the absolute-correlation penalty."""
     correlation_group: Any = 0
     """Mode correlation: the group whose correlation with the scores is penalised."""
-    model: Literal["mlp", "cnn"] = "mlp"
-    """Image models: mlp (the TFCO tutorial's) or cnn."""
+    model: Annotated[Union[Annotated[Literal[BUILTIN_MODELS], Tag(_BUILTIN)],
+                           Annotated[ModelModule, Tag(_MODULE)]],
+                     Discriminator(_model_kind)] = "mlp"
+    """mlp (the TFCO tutorial's; the built-in tabular network for tabular sources)
+    or cnn (image sources), or your own model: {module_file, function, hparams}
+    (README "Your own model")."""
     train_epochs: float = Field(10.0, gt=0)
     """The training budget in passes over the train split (README "A budget in
     epochs"), at least min_train_steps steps."""
@@ -351,12 +382,20 @@ class TrainerSettings(TrainingSettings):
     """Tabular inputs: {column: kind or None (the schema decides)} (data.features),
     or empty: every schema column but label, group and exclude_features."""
     exclude_features: List[str] = Field(default_factory=list)
+    model_fingerprint: str = ""
+    """A model module's content fingerprint (with its sibling .py files): part of
+    the Trainers' cache key, so changing the module re-runs them."""
 
     @classmethod
     def for_run(cls, config: "Config", mode: str) -> "TrainerSettings":
         data = config.data
         training = config.trainer.model_dump(include=set(TrainingSettings.model_fields))
-        return cls(**{**training, "mode": mode}, label=data.label, group=data.group,
+        fingerprint = ""
+        if isinstance(config.trainer.model, ModelModule):
+            from fairgate import model_module  # deferred: a cycle (it names ConfigError)
+            fingerprint = model_module.fingerprint(config.trainer.model.module_file)
+        return cls(**{**training, "mode": mode}, model_fingerprint=fingerprint,
+                   label=data.label, group=data.group,
                    input="image" if data.is_image else "tabular",
                    image_size=data.image_size, features=feature_kinds(data),
                    exclude_features=list(data.exclude_features))
@@ -518,6 +557,9 @@ def from_dict(raw: Dict[str, Any], origin: str = "<dict>") -> Config:
     except ValidationError as error:
         raise ConfigError(describe(error, origin or "the default config")) from None
     config._source_file = origin
+    if isinstance(config.trainer.model, ModelModule):
+        from fairgate import model_module  # deferred: a cycle (it names ConfigError)
+        model_module.check_at_load(config.trainer.model, origin)
     return config
 
 
@@ -548,6 +590,8 @@ def dotted(loc: Sequence[Any]) -> str:
     """('data', 'features', 0) -> 'data.features[0]'."""
     key = ""
     for part in loc:
+        if part in (_BUILTIN, _MODULE):
+            continue
         if isinstance(part, int):
             key += f"[{part}]"
         elif part == "[key]":
@@ -558,8 +602,8 @@ def dotted(loc: Sequence[Any]) -> str:
 
 
 def _describe_one(item: Dict[str, Any], origin: str, model) -> str:
-    kind, loc, ctx, value = item["type"], list(item["loc"]), item.get("ctx") or {}, \
-        item["input"]
+    kind, ctx, value = item["type"], item.get("ctx") or {}, item["input"]
+    loc = [part for part in item["loc"] if part not in (_BUILTIN, _MODULE)]
     key = dotted(loc) or "<top level>"
     if kind == "fairgate_config":
         key = f"{dotted(loc)}.{ctx['key']}" if loc else ctx["key"]
@@ -572,6 +616,8 @@ def _describe_one(item: Dict[str, Any], origin: str, model) -> str:
     if kind in _EXPECTED:
         return (f"'{key}' in {origin} must be {_EXPECTED[kind]}, got {value!r} "
                 f"({type(value).__name__})")
+    if kind == "missing":
+        return f"'{key}' in {origin}: is required"
     if kind == "string_too_short" and ctx.get("min_length") == 1:
         return f"'{key}' in {origin}: must not be empty"
     if kind == "literal_error":
@@ -589,11 +635,21 @@ def _model_at(model, loc):
     """The section model at `loc` (None below a non-model value)."""
     for part in loc:
         field = model.model_fields.get(part) if isinstance(part, str) else None
-        if field is None or not (isinstance(field.annotation, type) and
-                                 issubclass(field.annotation, BaseModel)):
+        model = _section_type(field.annotation) if field is not None else None
+        if model is None:
             return None
-        model = field.annotation
     return model
+
+
+def _section_type(annotation):
+    """The section model an annotation holds (also inside Annotated / Union)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _section_type(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def _field_at(model, loc):

@@ -3,8 +3,9 @@ KubeflowV2DagRunner. Same create_pipeline(config) as the local runners.
 
 Every component runs in the project image (config kubeflow.image, built from
 deploy/Dockerfile): the Trainer's run_fn is referenced by dotted path and TFMA
-imports the gate metrics by module name, both from the image, so nothing is
-uploaded at compile time. The pipeline root (and data, push destination) must be
+imports the gate metrics by module name, both from the image; only a team's model
+module (trainer.model.module_file) and its sibling .py files are staged into the
+pipeline root at compile time. The pipeline root (and data, push destination) must be
 object storage the cluster can read, gs://bucket/fairgate.
 """
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any, Dict, Optional
 
 from tfx import v1 as tfx
 
-from fairgate import preflight
-from fairgate.config import Config, ConfigError, is_uri
+from fairgate import model_module, preflight
+from fairgate.config import Config, ConfigError, ModelModule, is_uri
 from pipeline import kfp_spec
 from pipeline.pipeline import NEVER_CACHED, create_pipeline
 
@@ -57,7 +58,19 @@ def for_cluster(config: Config) -> Config:
     cluster = copy.deepcopy(config)
     if cluster.data.source == "embedded_celeba" and not is_uri(cluster.data.data_dir):
         cluster.data.data_dir = cluster.pipeline_root.rstrip("/") + "/tensorflow_datasets"
-    return cluster
+    return with_staged_model(cluster)
+
+
+def with_staged_model(config: Config) -> Config:
+    """A model module (trainer.model.module_file) is staged into the pipeline
+    root, and the Trainers read it from there: a pod holds only the project image
+    and the pipeline root."""
+    if not isinstance(config.trainer.model, ModelModule):
+        return config
+    staged = copy.deepcopy(config)
+    staged.trainer.model.module_file = model_module.stage(
+        config.trainer.model.module_file, config.resolved_pipeline_root)
+    return staged
 
 
 def compile_job(config: Config, image: Optional[str] = None,
@@ -73,7 +86,7 @@ def compile_job(config: Config, image: Optional[str] = None,
     preflight.check_config refuses, before compiling anything.
     """
     preflight.check_config(config)
-    cluster = config if local else for_cluster(config)
+    cluster = with_staged_model(config) if local else for_cluster(config)
     with tempfile.TemporaryDirectory() as tmp:
         runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
             config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(

@@ -12,7 +12,7 @@ from fairgate import config as config_lib, preflight
 from fairgate.config import ConfigError
 
 SHIPPED = ("embedded_celeba", "celeb_a", "csv_example", "kubeflow_embedded",
-           "real_world_csv")
+           "real_world_csv", "team_model")
 
 
 def _write(tmp_path, text):

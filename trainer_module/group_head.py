@@ -16,12 +16,13 @@ before and never the group.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, List, Optional, Sequence
 
 import tensorflow as tf
 import tf_keras as keras
 
-from trainer_module import constraints
+from trainer_module import constraints, models
 
 
 def named_groups(spec: constraints.ConstraintSpec) -> List[Any]:
@@ -36,15 +37,37 @@ def named_groups(spec: constraints.ConstraintSpec) -> List[Any]:
 
 def for_constraints(model: keras.Model, spec: constraints.ConstraintSpec,
                     weight: float) -> Optional["GroupHead"]:
-    """The head for `spec`'s named groups, or None when `weight` is 0 or the
-    constraints name no group."""
+    """The head for `spec`'s named groups, or None when `weight` is 0, the
+    constraints name no group, or the input of the model's last layer is not one
+    [batch, units] tensor (logged)."""
     groups = named_groups(spec)
-    return GroupHead(model, groups, weight) if weight > 0 and groups else None
+    if not (weight > 0 and groups):
+        return None
+    reason = _no_hidden_layer(model)
+    if reason:
+        logging.info("Group head skipped: %s", reason)
+        return None
+    return GroupHead(model, groups, weight)
+
+
+def _no_hidden_layer(model: keras.Model) -> str:
+    """Why the group head cannot attach to `model` ("" when it can)."""
+    layer = models.logit_layer(model)
+    if layer is None:
+        return "the model's output comes from no layer"
+    hidden = layer.input
+    if isinstance(hidden, (list, tuple, dict)):
+        return (f"the model's last layer '{layer.name}' takes {len(hidden)} inputs, "
+                "not one hidden tensor")
+    if len(hidden.shape) != 2:
+        return (f"the input of the model's last layer '{layer.name}' has rank "
+                f"{len(hidden.shape)}, not 2 ([batch, units])")
+    return ""
 
 
 class GroupHead:
     """`loss(features, groups)`: weighted cross-entropy of group membership
-    predicted from `model`'s last hidden layer (the input of its `logit` layer)."""
+    predicted from `model`'s last hidden layer (the input of its last layer)."""
 
     def __init__(self, model: keras.Model, groups: Sequence[Any], weight: float):
         if not groups:
@@ -52,7 +75,7 @@ class GroupHead:
                              "constraint")
         self.groups = list(groups)
         self.weight = float(weight)
-        hidden = model.get_layer("logit").input
+        hidden = models.logit_layer(model).input
         self._dense = keras.layers.Dense(len(self.groups), name="group_head")
         self._model = keras.Model(model.input, self._dense(hidden))
 

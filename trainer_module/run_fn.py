@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Mapping
 from typing import List
 
 import numpy as np
@@ -18,6 +19,8 @@ from tfx.utils import io_utils
 from tfx_bsl.public import tfxio
 
 from fairgate import leakage, run_columns
+from fairgate import model_module
+from fairgate.model_module import MODEL_RECORD, summary
 from fairgate.config import TrainerSettings
 from fairgate.groups import group_array, group_text, group_value
 from fairgate.images import decode_stored
@@ -302,6 +305,83 @@ def _post_process(settings: Settings, spec, logits, eval_labels,
     return head
 
 
+def train_arrays(features, kinds, seed: int):
+    """The contract's `train` for tabular inputs: numeric float32 [n, 1],
+    categorical str [n, 1]; every row up to models.TRAIN_ROWS_CAP, a seeded
+    uniform sample of that many rows above it."""
+    rows = len(next(iter(features.values()))) if features else 0
+    keep = None
+    if rows > models.TRAIN_ROWS_CAP:
+        keep = np.sort(np.random.default_rng(seed).choice(
+            rows, models.TRAIN_ROWS_CAP, replace=False))
+    train = {}
+    for name, kind in kinds.items():
+        values = np.asarray(features[name]).reshape(-1, 1)
+        values = values if keep is None else values[keep]
+        if kind == tabular_inputs.CATEGORICAL:
+            values = np.char.decode(values.astype(bytes), "utf-8")
+        else:
+            values = values.astype(np.float32)
+        train[name] = values
+    return train
+
+
+class _ImageSample(Mapping):
+    """The contract's `train` for image inputs: {"image": uint8 [n, size*size*3]},
+    a seeded sample of models.TRAIN_IMAGES_SAMPLE train images, read only when a
+    model asks for it (the built-in image models do not)."""
+
+    def __init__(self, factory, files, schema, inputs: _Inputs, seed: int):
+        self._args = (factory, files, schema, inputs, seed)
+        self._images = None
+
+    def __getitem__(self, key):
+        if key != "image":
+            raise KeyError(key)
+        if self._images is None:
+            self._images = _sample_images(*self._args)
+        return self._images
+
+    def __iter__(self):
+        return iter(["image"])
+
+    def __len__(self):
+        return 1
+
+
+def _sample_images(factory, files, schema, inputs: _Inputs, seed: int) -> np.ndarray:
+    total = count_examples(files)
+    cap = models.TRAIN_IMAGES_SAMPLE
+    keep = np.zeros(total, bool)
+    keep[np.random.default_rng(seed).choice(total, min(cap, total),
+                                             replace=False)] = True
+    keep = tf.constant(keep)
+    dataset = factory(files, tfxio.TensorFlowDatasetOptions(
+        batch_size=1024, shuffle=False, num_epochs=1), schema).map(
+            inputs.model_features).unbatch().enumerate().filter(
+                lambda i, _: tf.gather(keep, i)).map(lambda _, x: x).batch(4096)
+    images = np.concatenate(list(dataset.as_numpy_iterator()))
+    logging.info("Model train sample: %d of %d train images", len(images), total)
+    return images
+
+
+def _build_model(settings: Settings, inputs: _Inputs, train):
+    """The model of trainer.model through the one contract (models.build)."""
+    image = settings.input == "image"
+    model_inputs = models.raw_inputs(inputs.kinds, settings.image_size if image else 0)
+    if isinstance(settings.model, str):
+        function, hparams, name = models.builtin(settings.model, image)
+        where = f"built-in model {name}"
+    else:
+        # Staged into object storage for Kubeflow: import a local copy.
+        function = models.load_function(
+            model_module.local_copy(settings.model.module_file),
+            settings.model.function)
+        hparams = settings.model.hparams
+        where = f"{settings.model.function} in {settings.model.module_file}"
+    return models.build(function, model_inputs, train, hparams, where)
+
+
 def run_fn(fn_args) -> None:
     try:
         _train_and_export(fn_args)
@@ -339,14 +419,21 @@ def _train_and_export(fn_args) -> None:
     logging.info("Trainer mode %s; objective %s; constraints: %s", settings.mode,
                  spec.objective, constraints.describe(spec) or "none")
 
-    if settings.input == "image":
-        model = models.image_classifier(settings.model, settings.image_size)
+    image = settings.input == "image"
+    if image:
+        train = _ImageSample(factory, fn_args.train_files, schema, inputs,
+                             settings.seed)
     else:
         sample_features, sample_labels, sample_groups = _load_split(
             factory, fn_args.train_files, schema, inputs, 1024)
-        model = models.tabular_classifier(inputs.kinds, sample_features)
+        train = train_arrays(sample_features, inputs.kinds, settings.seed)
         _write_data_record(fn_args, inputs.kinds, sample_features, sample_labels,
                            sample_groups)
+    model = _build_model(settings, inputs, train)
+    record = models.describe(settings.model, model, settings.model_fingerprint, image)
+    logging.info("Model: %s", summary(record))
+    with tf.io.gfile.GFile(os.path.join(_record_dir(fn_args), MODEL_RECORD), "w") as f:
+        json.dump(record, f, indent=2)
 
     if settings.jit_compile and settings.input != "image":
         logging.info("jit_compile is off for tabular inputs (string lookups)")

@@ -9,6 +9,8 @@ import os
 import time
 from typing import Any, Dict, List, Optional
 
+from fairgate import model_module
+from fairgate.config import is_uri
 from fairgate.report import collect, data_facts, html, plots
 
 REPORT_JSON = "report.json"
@@ -82,6 +84,9 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
                                      if k != "side_effects"},
         "models": models,
         "training": training,
+        # The candidate's model: built-in name, or module file, fingerprint,
+        # function and hparams; its parameter count (model.json).
+        "model": model_module.read_record(model_uri) if model_uri else None,
         # mode group_thresholds: the per-group thresholds (logit space) chosen on
         # eval; None in the other modes.
         "group_thresholds": collect.group_thresholds(model_uri) if model_uri else None,

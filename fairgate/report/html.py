@@ -163,6 +163,9 @@ def render(report: Dict[str, Any]) -> str:
     parts.append(_calibration_html(report))
     parts.append(_group_thresholds_html(report))
     training = report.get("training")
+    if report.get("model"):
+        from fairgate.model_module import summary
+        parts.append(f"<p id='model'>Model: {html.escape(summary(report['model']))}.</p>")
     if training:
         parts.append(f"<h2>Training</h2><p>Constraints: "
                      f"{html.escape('; '.join(training.get('constraints', [])) or 'none')}."
