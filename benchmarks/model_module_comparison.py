@@ -56,14 +56,19 @@ def main():
     parser.add_argument("--tabular_rows", type=int, default=4000)
     parser.add_argument("--train_steps", type=int, default=0,
                         help="0: the default epoch budget")
+    parser.add_argument("--sources", default="embedded,tabular",
+                        help="comma-separated: embedded, tabular")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="model_module_")
     steps = {"train_steps": args.train_steps} if args.train_steps else {}
     results = {"args": vars(args)}
     embedded = {"num_examples": args.embedded_examples,
                 "data_dir": os.path.join(work, "tfds")}
+    sources = set(args.sources.split(","))
     for label, model in (("builtin", "mlp"),
                          ("module", {"module_file": IMAGE_MODULE})):
+        if "embedded" not in sources:
+            break
         results[f"embedded_{label}"] = _run(work, f"embedded-{label}", embedded,
                                             {"model": model, **steps}, [0, 1])
         print(json.dumps(results[f"embedded_{label}"]), flush=True)
@@ -76,6 +81,8 @@ def main():
         "constraint_learning_rate": 0.005}
     for label, model in (("builtin", "mlp"),
                          ("module", {"module_file": TABULAR_MODULE})):
+        if "tabular" not in sources:
+            break
         results[f"tabular_{label}"] = _run(work, f"tabular-{label}", tabular,
                                            {**trainer, "model": model},
                                            ["north", "south"])

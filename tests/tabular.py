@@ -48,6 +48,23 @@ def biased_rows(count, seed):
     }
 
 
+def biased_examples(rows, count=None):
+    """biased_rows' features (not label, not group) as serialized tf.Examples."""
+    import tensorflow as tf
+    serialized = []
+    for i in range(len(rows["approved"]) if count is None else count):
+        feature = {
+            "age": tf.train.Feature(int64_list=tf.train.Int64List(value=[rows["age"][i]])),
+            "score": tf.train.Feature(float_list=tf.train.FloatList(value=[rows["score"][i]])),
+            "signal": tf.train.Feature(float_list=tf.train.FloatList(value=[rows["signal"][i]])),
+            "occupation": tf.train.Feature(
+                bytes_list=tf.train.BytesList(value=[rows["occupation"][i].encode()])),
+        }
+        serialized.append(tf.train.Example(
+            features=tf.train.Features(feature=feature)).SerializeToString())
+    return serialized
+
+
 def write_biased_csv(path, count, seed):
     rows = biased_rows(count, seed)
     os.makedirs(os.path.dirname(str(path)), exist_ok=True)

@@ -14,7 +14,7 @@ import yaml
 
 from fairgate import config as config_lib
 from tests import pipeline_helpers as helpers
-from tests.tabular import biased_rows, write_biased_csv
+from tests.tabular import biased_examples, biased_rows, write_biased_csv
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(REPO, "configs", "team_model.yaml")
@@ -69,22 +69,6 @@ SERVE = textwrap.dedent("""
 """)
 
 
-def _serialized(rows, count):
-    import tensorflow as tf
-    serialized = []
-    for i in range(count):
-        feature = {
-            "age": tf.train.Feature(int64_list=tf.train.Int64List(value=[rows["age"][i]])),
-            "score": tf.train.Feature(float_list=tf.train.FloatList(value=[rows["score"][i]])),
-            "signal": tf.train.Feature(float_list=tf.train.FloatList(value=[rows["signal"][i]])),
-            "occupation": tf.train.Feature(
-                bytes_list=tf.train.BytesList(value=[rows["occupation"][i].encode()])),
-        }
-        serialized.append(tf.train.Example(
-            features=tf.train.Features(feature=feature)).SerializeToString())
-    return serialized
-
-
 @pytest.fixture(scope="module")
 def team_run(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("team")
@@ -107,7 +91,7 @@ def test_team_model_is_trained_named_and_served_without_its_module(team_run):
     held_out = biased_rows(400, seed=1)
     script = SERVE.format(module_dir=module_dir, repo=REPO,
                           saved=os.path.join(trainer_dir, "Format-Serving"),
-                          examples=_serialized(held_out, 400))
+                          examples=biased_examples(held_out, 400))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True,
                           text=True, timeout=300, cwd=str(tmp_path),
                           env={**os.environ, "PYTHONPATH": ""})

@@ -17,7 +17,7 @@ import shutil
 
 import pytest
 
-from components.gated_pusher import executor as pusher
+from fairgate import serving_versions
 from fairgate import cli
 from tests import pipeline_helpers as helpers
 from tests import test_fairness_gate as gate_tests
@@ -55,7 +55,7 @@ class Workspace(gate_tests.Workspace):
         return report
 
     def versions(self, serving="serving"):  # pylint: disable=arguments-differ
-        return pusher.pushed_versions(str(self.tmp_path / serving))
+        return serving_versions.versions(str(self.tmp_path / serving))
 
 
 @pytest.fixture(scope="module")

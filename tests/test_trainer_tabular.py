@@ -6,32 +6,17 @@ import numpy as np
 import tensorflow as tf
 
 from tests import pipeline_helpers as helpers
-from tests.tabular import biased_rows, write_biased_csv
+from tests.tabular import biased_examples, biased_rows, write_biased_csv
 
 MAX_GAP = 0.05
 # ~2,000 held-out negatives per group: standard error of each FPR ~0.01 at 10%.
 TOLERANCE = 0.05
 
 
-def _examples(rows):
-    serialized = []
-    for i in range(len(rows["approved"])):
-        feature = {
-            "age": tf.train.Feature(int64_list=tf.train.Int64List(value=[rows["age"][i]])),
-            "score": tf.train.Feature(float_list=tf.train.FloatList(value=[rows["score"][i]])),
-            "signal": tf.train.Feature(float_list=tf.train.FloatList(value=[rows["signal"][i]])),
-            "occupation": tf.train.Feature(
-                bytes_list=tf.train.BytesList(value=[rows["occupation"][i].encode()])),
-        }
-        serialized.append(tf.train.Example(
-            features=tf.train.Features(feature=feature)).SerializeToString())
-    return tf.constant(serialized)
-
-
 def _metrics(model_uri, rows):
     model = tf.saved_model.load(os.path.join(model_uri, "Format-Serving"))
     probabilities = model.signatures["serving_default"](
-        examples=_examples(rows))["probabilities"].numpy().reshape(-1)
+        examples=tf.constant(biased_examples(rows)))["probabilities"].numpy().reshape(-1)
     positive, labels = probabilities > 0.5, rows["approved"]
     fpr = {g: positive[(labels == 0) & (rows["region"] == g)].mean()
            for g in ("north", "south")}
