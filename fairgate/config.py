@@ -28,6 +28,8 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Fiel
                       field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
+from fairgate import rates
+
 SOURCES = ("embedded_celeba", "tfds", "csv", "tfrecord")
 IMAGE_SOURCES = ("embedded_celeba", "tfds")  # the rest are tabular
 # group_thresholds: the unconstrained model (trained as `none`) plus one decision
@@ -38,8 +40,8 @@ FEATURE_KINDS = ("numeric", "categorical")
 SPLITS = ("train", "eval", "test")
 # evaluation.side_effects (fairgate/side_effects.py compares them)
 SIDE_EFFECT_POLICIES = ("warn", "gate")
-SIDE_EFFECT_RATES = ("false_positive_rate", "false_negative_rate", "error_rate",
-                     "positive_prediction_rate")
+SIDE_EFFECT_RATES = (rates.FALSE_POSITIVE_RATE, rates.FALSE_NEGATIVE_RATE,
+                     rates.ERROR_RATE, rates.POSITIVE_PREDICTION_RATE)
 
 
 def is_uri(path: str) -> bool:

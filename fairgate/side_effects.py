@@ -40,12 +40,14 @@ import numpy as np
 
 from fairgate import group_metrics, intervals
 from fairgate.groups import group_text
-from fairgate.config import SIDE_EFFECT_POLICIES as POLICIES, SIDE_EFFECT_RATES as RATES
+from fairgate.config import (SIDE_EFFECT_POLICIES as POLICIES, SIDE_EFFECT_RATES as RATES,
+                             SideEffectsConfig)
 
 # Rates compared per group; the positive prediction rate only as a gap.
 GROUP_RATES = ("false_positive_rate", "false_negative_rate", "error_rate")
-DEFAULT_POLICY = "warn"
-DEFAULT_MARGIN = 0.02
+# The schema's defaults (evaluation.side_effects), for callers outside a config.
+DEFAULT_POLICY = SideEffectsConfig.model_fields["policy"].default
+DEFAULT_MARGIN = SideEffectsConfig.model_fields["margin"].default
 LEVEL = 0.95
 THRESHOLD = 0.5
 # A constraint on the true positive rate moves the false negative rate (1 - TPR).
