@@ -1,7 +1,9 @@
 """A team's own Keras model through the gate (trainer.model: {module_file, ...}):
 the README's example module, copied outside the repository, trained under an
 FPR-gap constraint by the local runner; its SavedModel serves raw tf.Examples in
-a process that cannot import the module; caching follows the module's content."""
+a process that cannot import the module; caching follows the module's content;
+an image module under TFCO; Kubeflow staging; a team's module in mode
+correlation (mode group_thresholds: test_group_thresholds_pipeline.py)."""
 import json
 import os
 import shutil
