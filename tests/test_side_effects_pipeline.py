@@ -17,7 +17,7 @@ import shutil
 
 import pytest
 
-from fairgate import serving_versions
+from fairgate.release import serving_versions
 from fairgate import cli
 from tests import pipeline_helpers as helpers
 from tests import test_fairness_gate as gate_tests

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from fairgate import config as config_lib, leakage, preflight
+from fairgate import config as config_lib
+from fairgate.data import leakage, preflight
 from fairgate.config import ConfigError
 from tests.tabular import messy_rows, write_rows
 

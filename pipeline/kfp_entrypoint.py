@@ -1,7 +1,7 @@
 """The container entrypoint of every Kubeflow Pipelines task: TFX's KFP v2
 executor entrypoint with one repair for the open-source backend.
 
-`python -m fairgate.kfp_entrypoint` takes exactly the arguments of
+`python -m pipeline.kfp_entrypoint` takes exactly the arguments of
 `tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor` (the spec
 compiled by `fairgate compile` names it as the command) and hands them on.
 
@@ -13,7 +13,8 @@ upstream task produced with an empty type, `"type": {"instanceSchema": ""}`
 (`kubeflow_v2_entrypoint_utils._retrieve_class_path`) and fails on an empty one
 (tensorflow/tfx#7768). The component's own input definitions, which a 2.1 spec
 passes as `--json_serialized_inputs_spec_args`, name each input's type: an input
-artifact without a type gets it from there. Nothing else is changed.
+artifact without a type gets it from there. Nothing else is changed, except
+that fairgate's progress lines are also written as `progress.task_line`s.
 """
 import json
 import os
@@ -78,9 +79,19 @@ def repaired_argv(argv: List[str]) -> List[str]:
     return out
 
 
+def write_progress_lines() -> None:
+    """fairgate's progress lines also written as `progress.task_line`s, which the
+    runner can pick out of the task's output (kfp-local relays them to its
+    terminal without absl's prefix)."""
+    from fairgate import progress
+    if not any(isinstance(h, progress.TaskLineHandler) for h in progress.logger.handlers):
+        progress.logger.addHandler(progress.TaskLineHandler())
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     from absl import app
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
+    write_progress_lines()
     argv = [sys.argv[0]] + repaired_argv(list(sys.argv[1:] if argv is None else argv))
     sys.argv = argv
     app.run(kubeflow_v2_run_executor.main,

@@ -38,8 +38,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from fairgate import group_metrics, intervals
-from fairgate.groups import group_text
+from fairgate.metrics import group_metrics, intervals
+from fairgate.metrics.groups import group_text
 from fairgate.config import (SIDE_EFFECT_POLICIES as POLICIES, SIDE_EFFECT_RATES as RATES,
                              SideEffectsConfig)
 

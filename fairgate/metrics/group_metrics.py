@@ -1,4 +1,4 @@
-"""Group fairness metrics for TFMA, loaded by `module: "fairgate.group_metrics"`.
+"""Group fairness metrics for TFMA, loaded by `module: "fairgate.metrics.group_metrics"`.
 
 TFMA 0.47.1 cannot gate on FairnessIndicators sub-metrics or on cross-slice
 differences (see STACK_NOTES), so the gates are custom metrics computed on the
@@ -8,7 +8,7 @@ the project image), so the gates behave the same everywhere: no patching.
 
 Metrics (each takes `group_key`, the threshold on the score, and a `name`):
 
-* `GroupRate`: a rate (fairgate/rates.py: accuracy, error_rate,
+* `GroupRate`: a rate (fairgate/metrics/rates.py: accuracy, error_rate,
   false_positive_rate, false_negative_rate, true_positive_rate,
   positive_prediction_rate, alias positive_rate) of one group (`group`), or of
   the worst group when no group is given. Default metric names keep the rate's
@@ -25,7 +25,7 @@ Metrics (each takes `group_key`, the threshold on the score, and a `name`):
 
 Policies (config keys `policy`, `level`): every metric with an interval emits its
 point value and its bounds (`<name>/lower95`, `<name>/upper95` at `level`, see
-fairgate/intervals.py). Under `"policy": "point"` (the default) thresholds
+fairgate/metrics/intervals.py). Under `"policy": "point"` (the default) thresholds
 compare the point value; under `"policy": "confidence"` the metric's name, and so
 its thresholds, is the bound on the bad side (upper for FPR and gaps, lower for
 accuracy and TPR): "upper 95% bound of FPR <= 0.10".
@@ -43,10 +43,10 @@ import apache_beam as beam
 import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 
-from fairgate import intervals, rates
-from fairgate.groups import group_text
+from fairgate.metrics import intervals, rates
+from fairgate.metrics.groups import group_text
 
-# Confusion counts per (group, stratum) cell, indexed as fairgate/rates.py's
+# Confusion counts per (group, stratum) cell, indexed as fairgate/metrics/rates.py's
 # TP, FP, TN, FN.
 Counts = Dict[Tuple[str, str], np.ndarray]
 
@@ -118,7 +118,7 @@ def min_group_size(counts: Counts, groups: List[str]) -> float:
     return float(min(totals.get(g, np.zeros(4)).sum() for g in groups))
 
 
-# --- Confidence bounds (fairgate/intervals.py) of the same quantities. ----------
+# --- Confidence bounds (fairgate/metrics/intervals.py) of the same quantities. ----------
 
 POLICIES = ("point", "confidence")
 DEFAULT_LEVEL = 0.95
