@@ -12,8 +12,8 @@ from tfx.dsl.compiler import compiler
 from tfx.proto.orchestration import pipeline_pb2
 
 from fairgate import artifacts, progress
-from fairgate.data import preflight
 from fairgate.config import Config
+from fairgate.data import preflight
 from fairgate.release.destination_lock import DestinationLock, lock_for
 from pipeline.pipeline import NEVER_CACHED, create_pipeline
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from fairgate import config as config_lib
-from fairgate.data import preflight
 from fairgate.config import ConfigError
+from fairgate.data import preflight
 
 SHIPPED = ("embedded_celeba", "celeb_a", "csv_example", "kubeflow_embedded",
            "real_world_csv", "team_model")

@@ -13,8 +13,7 @@ import time
 
 import pytest
 
-from fairgate.release import publication, serving_versions
-from fairgate.release import protocol
+from fairgate.release import protocol, publication, serving_versions
 from tests import push_workers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 
 from fairgate import config as config_lib
-from fairgate.data import leakage, preflight
 from fairgate.config import ConfigError
+from fairgate.data import leakage, preflight
 from tests.tabular import messy_rows, write_rows
 
 FEATURES = ["hours", "occupation", {"education_num": "categorical"}]

@@ -18,13 +18,12 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.utils import io_utils
 from tfx_bsl.public import tfxio
 
-from fairgate.data import leakage, run_columns
-from fairgate import model_module
-from fairgate import progress
-from fairgate.model_module import MODEL_RECORD, summary
+from fairgate import model_module, progress
 from fairgate.config import TrainerSettings
-from fairgate.metrics.groups import group_array, group_text, group_value
+from fairgate.data import leakage, run_columns
 from fairgate.data.images import decode_stored
+from fairgate.metrics.groups import group_array, group_text, group_value
+from fairgate.model_module import MODEL_RECORD, summary
 from trainer_module import (calibration, constraints, export, group_head,
                             group_thresholds, models, regularizers, selection,
                             tabular_inputs, training)

@@ -34,9 +34,9 @@ from tfx.utils import proto_utils
 from tfx_bsl.coders.example_coder import RecordBatchToExamplesEncoder
 
 from fairgate.data import celeba_layout, image_summary
-from fairgate.release import publication
 from fairgate.data.images import image_bytes, to_stored_pixels
 from fairgate.progress import Progress, logger as progress_log
+from fairgate.release import publication
 
 _BATCH = 256
 IMAGE_FEATURE = "image"

@@ -15,8 +15,8 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
 from components.data_gate import checks, run_schema
-from fairgate.data import image_summary
 from fairgate import progress
+from fairgate.data import image_summary
 
 
 class DataValidationError(ValueError):

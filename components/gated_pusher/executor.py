@@ -12,8 +12,8 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from fairgate.release import protocol
 from fairgate import progress
+from fairgate.release import protocol
 from fairgate.release.publication import storage_for
 from fairgate.release.serving_versions import fingerprint
 

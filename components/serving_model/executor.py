@@ -12,8 +12,8 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from fairgate.release.serving_versions import newest_usable, push_record
 from fairgate import progress
+from fairgate.release.serving_versions import newest_usable, push_record
 
 RECORD = "serving_model.json"  # at the root of ServingModel's output artifact
 

@@ -15,8 +15,8 @@ import glob
 import os
 from typing import List
 
-from fairgate.data import celeba_layout, csv_content, run_columns
 from fairgate.config import Config, ConfigError
+from fairgate.data import celeba_layout, csv_content, run_columns
 
 
 class InputError(ValueError):
