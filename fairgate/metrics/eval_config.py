@@ -15,8 +15,9 @@ import tensorflow_model_analysis as tfma
 from google.protobuf import text_format
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_]+)\}")
-EVAL_CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "eval_configs")
+# eval_configs/ at the repository root, two levels above fairgate/metrics/.
+EVAL_CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "eval_configs")
 
 
 class EvalConfigError(ValueError):
