@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from fairgate.release import protocol, serving_versions  # noqa: E402
 from fairgate.release.destination_lock import scan  # noqa: E402
 from fairgate.release.publication import (CONTROL_DIR, INCOMING_PREFIX, GfileStorage,  # noqa: E402
-                                  LocalStorage, Storage)
+                                          LocalStorage, Storage)
 
 
 def make_models(folder: str, count: int, size: int = 50_000) -> List[str]:

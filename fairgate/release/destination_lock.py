@@ -73,7 +73,7 @@ import time
 from typing import Callable, Dict, List, Optional
 
 from fairgate.release.publication import (CONTROL_DIR, Storage, new_owner,
-                                  owner_process_gone, storage_for)
+                                          owner_process_gone, storage_for)
 
 HEARTBEAT_S = 5.0
 STALE_S = 60.0

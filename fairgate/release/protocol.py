@@ -27,8 +27,8 @@ from typing import Any, Dict, Optional, Tuple
 from fairgate import progress
 from fairgate.release.destination_lock import DestinationLock, LockTimeout, lock_for, scan
 from fairgate.release.publication import (CONTROL_DIR, INCOMING_PREFIX, Storage,
-                                  owner_process_gone, publish_once, remove_partial,
-                                  storage_for)
+                                          owner_process_gone, publish_once, remove_partial,
+                                          storage_for)
 from fairgate.release.serving_versions import PUSH_RECORD, SAVED_MODEL, find_push, versions
 
 CLAIMS_DIR = "claims"
