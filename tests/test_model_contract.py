@@ -248,7 +248,7 @@ def test_tabular_train_arrays_are_capped_by_a_seeded_sample(monkeypatch):
     assert run_fn.train_arrays(features, KINDS, 3)["age"].shape == (80, 1)
 
 
-# --- preflight builds a team's model on CSV sources (fairgate/preflight.py) --
+# --- preflight builds a team's model (fairgate/data/preflight.py) ---
 
 def _csv_config(tmp_path, source):
     (tmp_path / "csv").mkdir()
@@ -286,7 +286,7 @@ def build_model(inputs, train, hparams):
 
 def test_preflight_builds_a_team_model_on_the_csv_train_rows(tmp_path):
     import json
-    from fairgate import preflight
+    from fairgate.data import preflight
     config = _csv_config(tmp_path, SEEN.replace("ACTIVATION", ""))
     preflight.check_inputs(config)
     seen = json.loads((tmp_path / "models" / "seen.json").read_text())
@@ -298,7 +298,7 @@ def test_preflight_builds_a_team_model_on_the_csv_train_rows(tmp_path):
 
 
 def test_preflight_refuses_a_model_that_breaks_the_contract(tmp_path):
-    from fairgate import preflight
+    from fairgate.data import preflight
     config = _csv_config(tmp_path, SEEN.replace("ACTIVATION", ", activation='sigmoid'"))
     with pytest.raises(ConfigError) as error:
         preflight.check_inputs(config)
