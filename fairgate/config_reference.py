@@ -73,7 +73,8 @@ def type_text(schema: Dict[str, Any], node: Dict[str, Any]) -> str:
         items = node.get("items")
         text = "list" + (f" of {type_text(schema, items)}" if items else "")
         if "minItems" in node and node.get("minItems") == node.get("maxItems"):
-            text = f"{node['minItems']} x " + text.replace("list of ", "")
+            item = type_text(schema, items) if items else "any"
+            text = "[" + ", ".join([item] * node["minItems"]) + "]"
         elif "minItems" in node:
             text += f", at least {node['minItems']}"
         return text
