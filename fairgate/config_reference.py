@@ -99,10 +99,11 @@ def _default_text(value: Any) -> str:
     return text[:-4].strip() if text.endswith("\n...") else text
 
 
-def _cell(text: str) -> str:
-    """Markdown table cell: one line, `|` escaped, `<` kept from becoming HTML."""
-    text = re.sub(r"\s+", " ", text).strip()
-    return text.replace("|", "\\|").replace("<", "&lt;")
+def _cell(text: str, code: bool = False) -> str:
+    """Markdown table cell: one line, `|` escaped, `<` kept from becoming HTML
+    (inside a code span it is shown as written)."""
+    text = re.sub(r"\s+", " ", text).strip().replace("|", "\\|")
+    return text if code else text.replace("<", "&lt;")
 
 
 def _sections(schema, model, node, prefix) -> Iterator[Tuple[str, Any, Dict, List]]:
@@ -167,7 +168,7 @@ def markdown() -> str:
                 "| key | type | default | meaning |", "|---|---|---|---|"]
         for key, kind, default, meaning in section_rows:
             default = "" if not default else default if \
-                default == REQUIRED else f"`{_cell(default)}`"
+                default == REQUIRED else f"`{_cell(default, code=True)}`"
             out.append(f"| `{key}` | {_cell(kind)} | {default} | {_cell(meaning)} |")
     return "\n".join(out[1:]) + "\n"
 
