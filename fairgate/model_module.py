@@ -5,7 +5,8 @@ Loading a config imports neither the module nor TensorFlow: the file is read and
 parsed with `ast` only, so a missing file, a syntax error or a missing function
 fails at once with the key and the config file named. What only running the
 function can tell (it raises, returns no Keras model, the wrong output) is
-checked in the Trainer (trainer_module/models.py).
+checked by trainer_module/models.build: in preflight for CSV sources
+(preflight.check_model), and in the Trainer for every source.
 """
 from __future__ import annotations
 

@@ -33,6 +33,14 @@ def outputs(config):
                                     config.resolved_pipeline_root)
 
 
+def split_examples(examples_uri, split="test"):
+    """The serialized tf.Examples of one split of an ExampleGen output."""
+    import glob
+    import tensorflow as tf
+    files = sorted(glob.glob(os.path.join(examples_uri, f"Split-{split}", "*.gz")))
+    return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
 def error_chain(error: BaseException) -> str:
     """All messages of an exception and its causes (Beam and TFX wrap errors)."""
     return "\n".join(errors.chain(error))

@@ -246,3 +246,63 @@ def test_tabular_train_arrays_are_capped_by_a_seeded_sample(monkeypatch):
                                   train["age"])
     monkeypatch.setattr(models, "TRAIN_ROWS_CAP", 200_000)
     assert run_fn.train_arrays(features, KINDS, 3)["age"].shape == (80, 1)
+
+
+# --- preflight builds a team's model (fairgate/data/preflight.py) ---
+
+def _csv_config(tmp_path, source):
+    (tmp_path / "csv").mkdir()
+    (tmp_path / "csv" / "data.csv").write_text(
+        "age,job,region,approved\n" + "".join(
+            f"{'' if i == 3 else 20 + i},{'' if i == 4 else 'clerk' if i % 2 else 'nurse'},"
+            f"{'north' if i % 2 else 'south'},{i % 3 == 0:d}\n" for i in range(40)))
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "team.py").write_text(source)
+    path = tmp_path / "run.yaml"
+    import yaml
+    path.write_text(yaml.safe_dump({
+        "data": {"source": "csv", "input_base": str(tmp_path / "csv"), "label": "approved",
+                 "group": "region"},
+        "evaluation": {"groups": ["north", "south"]},
+        "trainer": {"model": {"module_file": "models/team.py"}, "constraints": {
+            "constraints": [{"rate": "false_positive_rate", "group": "south",
+                             "upper_bound": 0.1}]}}}))
+    return config_lib.load(str(path))
+
+
+SEEN = '''
+import json, os
+import tf_keras as keras
+
+
+def build_model(inputs, train, hparams):
+    with open(os.path.join(os.path.dirname(__file__), "seen.json"), "w") as f:
+        json.dump({name: [str(inputs[name].dtype.name), str(train[name].dtype),
+                          list(train[name].shape), [str(v) for v in train[name][:6, 0]]]
+                   for name in inputs}, f)
+    return keras.Model(inputs["age"], keras.layers.Dense(1ACTIVATION)(inputs["age"]))
+'''
+
+
+def test_preflight_builds_a_team_model_on_the_csv_train_rows(tmp_path):
+    import json
+    from fairgate.data import preflight
+    config = _csv_config(tmp_path, SEEN.replace("ACTIVATION", ""))
+    preflight.check_inputs(config)
+    seen = json.loads((tmp_path / "models" / "seen.json").read_text())
+    assert seen["age"][:3] == ["float32", "float32", [40, 1]]
+    assert seen["age"][3][3] == "nan"  # an empty numeric cell
+    assert seen["job"][:3] == ["string", "<U5", [40, 1]]
+    assert seen["job"][3][3:5] == ["clerk", ""]  # an empty categorical cell
+    assert set(seen) == {"age", "job"}  # label and group are not inputs
+
+
+def test_preflight_refuses_a_model_that_breaks_the_contract(tmp_path):
+    from fairgate.data import preflight
+    config = _csv_config(tmp_path, SEEN.replace("ACTIVATION", ", activation='sigmoid'"))
+    with pytest.raises(ConfigError) as error:
+        preflight.check_inputs(config)
+    text = str(error.value)
+    assert "'trainer.model'" in text and str(tmp_path / "run.yaml") in text, text
+    assert "build_model in " + str(tmp_path / "models" / "team.py") in text, text
+    assert "applies a sigmoid" in text and "on 40 rows" in text, text

@@ -305,6 +305,21 @@ def _post_process(settings: Settings, spec, logits, eval_labels,
     return head
 
 
+def _correlation_record(settings: Settings, logits, labels, groups) -> dict:
+    """Mode correlation: what the penalty measures (|corr(score, group)| among the
+    negatives) for the chosen snapshot on the eval split, with its sample size."""
+    groups = tf.constant(groups)
+    value = regularizers.absolute_correlation(
+        tf.constant(logits, tf.float32), tf.constant(labels, tf.float32), groups,
+        settings.correlation_group)
+    members = constraints.group_mask(groups, settings.correlation_group).numpy()
+    negatives = np.asarray(labels) == 0
+    return {"group": settings.correlation_group, "weight": settings.correlation_weight,
+            "eval_absolute_correlation": float(value),
+            "eval_negatives": int(negatives.sum()),
+            "eval_negatives_in_group": int((negatives & members).sum())}
+
+
 def train_arrays(features, kinds, seed: int):
     """The contract's `train` for tabular inputs: numeric float32 [n, 1],
     categorical str [n, 1]; every row up to models.TRAIN_ROWS_CAP, a seeded
@@ -486,7 +501,8 @@ def _train_and_export(fn_args) -> None:
                          "violation %.4f", chosen, len(candidates), candidates[chosen].step,
                          candidates[chosen].objective, candidates[chosen].max_violation)
 
-    head = _post_process(settings, spec, eval_logits(), eval_labels,
+    chosen_logits = eval_logits()
+    head = _post_process(settings, spec, chosen_logits, eval_labels,
                          eval_groups, schema, _record_dir(fn_args))
     export.save(model, fn_args.serving_model_dir, inputs.raw_spec,
                 inputs.model_features,
@@ -496,6 +512,9 @@ def _train_and_export(fn_args) -> None:
         os.path.join(_record_dir(fn_args), "candidates.json"),
         candidates, chosen, mode=settings.mode, constraints=constraints.describe(spec),
         measured_on=list(fn_args.eval_files),
-        selection_level=settings.selection_level or None)
+        selection_level=settings.selection_level or None,
+        correlation=_correlation_record(settings, chosen_logits, eval_labels,
+                                        eval_groups)
+        if settings.mode == "correlation" else None)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "settings.json"), "w") as f:
         json.dump(settings.model_dump(), f, indent=2)

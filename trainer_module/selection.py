@@ -38,7 +38,7 @@ def choose(candidates: Sequence[Candidate], constrained: bool,
 
 def write_record(path: str, candidates: List[Candidate], chosen: int, *,
                  mode: str, constraints: List[str], measured_on: List[str],
-                 selection_level=None) -> dict:
+                 selection_level=None, correlation=None) -> dict:
     record = {
         "mode": mode,
         "constraints": constraints,
@@ -49,6 +49,8 @@ def write_record(path: str, candidates: List[Candidate], chosen: int, *,
         "measured_on": measured_on,
         "candidates": [dataclasses.asdict(c) for c in candidates],
     }
+    if correlation is not None:  # mode correlation: the penalty's measure
+        record["correlation"] = correlation
     with tf.io.gfile.GFile(path, "w") as f:
         json.dump(record, f, indent=2)
     return record

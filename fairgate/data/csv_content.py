@@ -165,3 +165,38 @@ def _check_feature(name: str, kind, cells: List[str], files, origin: str) -> Non
             "rows; leave it out of data.features (or add it to "
             "data.exclude_features), or list it as {" + name + ": categorical} to "
             "keep it")
+
+
+def train_sample(config: Config, files: Sequence[str], rows: int):
+    """(kinds, train) of the model contract (README "Your own model") from CSV
+    files, for preflight's build of a team's model: kinds {feature: numeric |
+    categorical} as the Trainer will see them (data.features' kind, else numeric
+    when every non-empty train cell is a number, as SchemaGen infers), and the
+    first `rows` train rows as the contract's `train` arrays (numeric float32
+    [n, 1] with NaN for an empty cell, categorical str [n, 1] with "")."""
+    import numpy as np  # deferred: only a team's model needs this
+    data = config.data
+    overrides = feature_kinds(data)
+    cells: Dict[str, List[str]] = {}
+    numeric: Dict[str, bool] = {}
+    for path in _train_files(config, files):
+        header, body = _read(path)
+        features = run_columns.resolve_features(header, data.label, data.group,
+                                                overrides, data.exclude_features)
+        for name in features:
+            at = header.index(name)
+            column = [row[at].strip() for _, row in body]
+            numeric[name] = numeric.get(name, True) and \
+                all(_is_number(c) for c in column if c)
+            cells.setdefault(name, []).extend(column[:max(rows - len(
+                cells.get(name, [])), 0)])
+    kinds = {name: overrides.get(name) or ("numeric" if numeric[name] else
+                                           "categorical") for name in cells}
+    train = {}
+    for name, column in cells.items():
+        if kinds[name] == "numeric":
+            train[name] = np.array([float(c) if c else np.nan for c in column],
+                                   np.float32).reshape(-1, 1)
+        else:
+            train[name] = np.array(column, dtype=str).reshape(-1, 1)
+    return kinds, train

@@ -60,9 +60,42 @@ def check_inputs(config: Config) -> None:
             csv_content.check(config, files, _condition_columns(config))
         except csv_content.ContentError as error:
             raise InputError(str(error)) from None
+        check_model(config, files)
     elif data.source == "tfrecord":
         for path in _input_files(config, "*"):
             check_tfrecord(path)
+
+
+# Rows of the CSV train files a team's model is built on in preflight: enough
+# for its adapt() calls to see every column's kind of value, few enough to stay
+# within a second.
+MODEL_CHECK_ROWS = 2000
+
+
+def check_model(config: Config, files: List[str]) -> None:
+    """A team's model (trainer.model: {module_file, ...}) on CSV sources: built
+    on the contract's inputs and the first MODEL_CHECK_ROWS train rows, through
+    the Trainer's own checks (trainer_module.models.build), so a model that
+    breaks the contract fails here (ConfigError, exit 2) rather than in the
+    Trainer after ExampleGen, statistics and schema. Nothing is trained. Other
+    sources' models are checked in the Trainer."""
+    model = config.trainer.model
+    if isinstance(model, str):
+        return
+    import tf_keras as keras  # deferred: only a team's model needs it
+    from trainer_module import models
+    where = f"{model.function} in {model.module_file}"
+    kinds, train = csv_content.train_sample(config, files, MODEL_CHECK_ROWS)
+    rows = len(next(iter(train.values()), []))
+    try:
+        function = models.load_function(model.module_file, model.function)
+        models.build(function, models.raw_inputs(kinds), train, model.hparams, where)
+    except models.ModelError as error:
+        raise ConfigError(f"'trainer.model' in {config.source_file or 'the config'}: "
+                          f"{error} (checked before the run, on {rows} rows of the "
+                          "CSV train files)") from None
+    finally:
+        keras.backend.clear_session()  # the Trainer builds it again, names fresh
 
 
 def _condition_columns(config: Config) -> List[str]:
