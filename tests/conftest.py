@@ -16,15 +16,22 @@ def tiny_tfds_dir(tmp_path_factory):
     return str(data_dir)
 
 
-# The suite runs on two workers (pytest-xdist, one test file per worker at a time:
-# module fixtures share trained pipelines within a file). Files are handed out in
-# collection order, so the files that run whole pipelines go first and neither
-# worker is left with a long file at the end.
-LONGEST_FIRST = ("test_kfp_local.py", "test_cli.py", "test_fairness_gate.py",
-                 "test_trainer_pipeline.py", "test_data_pipeline.py",
-                 "test_bad_inputs.py", "test_trainer_tabular.py",
-                 "test_real_world_csv.py", "test_group_thresholds_pipeline.py",
-                 "test_kfp_contract.py")
+# The suite runs on two workers (pytest-xdist, `--dist loadfile`: one test file per
+# worker at a time, so module fixtures share a pipeline run within a file;
+# pipeline_helpers.built_once shares a folder across files and workers). Files are
+# handed out in collection order (`--no-loadscope-reorder` in pyproject.toml: by
+# default xdist reorders files by their number of tests, which undid this order),
+# so the files that run whole pipelines go first, longest first (by the
+# `--durations=0` of a full run on 2026-12-01), and neither worker is left with a
+# long file at the end. A new file that runs pipelines belongs in this list.
+LONGEST_FIRST = ("test_kfp_local.py", "test_model_module.py", "test_cli.py",
+                 "test_fairness_gate.py", "test_trainer_pipeline.py",
+                 "test_trainer_tabular.py", "test_side_effects_pipeline.py",
+                 "test_group_thresholds_pipeline.py", "test_data_pipeline.py",
+                 "test_real_world_csv.py", "test_trainer_constraints.py",
+                 "test_bad_inputs.py", "test_kfp_contract.py", "test_gated_pusher.py",
+                 "test_embedded_celeba.py", "test_tabular_inputs.py",
+                 "test_serving_head.py")
 
 
 def pytest_collection_modifyitems(items):
