@@ -6,14 +6,27 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
+from tests.pipeline_helpers import built_once  # noqa: E402
+
+
+# Session fixtures below are built once per session for all workers
+# (pipeline_helpers.built_once) and are read-only: a test that changes one copies it.
 
 @pytest.fixture(scope="session")
 def tiny_tfds_dir(tmp_path_factory):
-    """A TFDS data_dir holding a 300-example embedded dataset (generated once)."""
+    """A TFDS data_dir holding a 300-example embedded dataset."""
     from fairgate import embedded_celeba
-    data_dir = tmp_path_factory.mktemp("tfds")
-    embedded_celeba.prepare(str(data_dir), num_examples=300, seed=3)
-    return str(data_dir)
+    return str(built_once(tmp_path_factory, "tfds", lambda folder: embedded_celeba.prepare(
+        str(folder), num_examples=300, seed=3)))
+
+
+@pytest.fixture(scope="session")
+def saved_models(tmp_path_factory):
+    """Two distinct small SavedModels (push_workers.make_models): their paths."""
+    from tests import push_workers
+    folder = built_once(tmp_path_factory, "saved_models",
+                        lambda folder: push_workers.make_models(str(folder), 2))
+    return push_workers.make_models(str(folder), 2)  # the paths; nothing is rebuilt
 
 
 # The suite runs on two workers (pytest-xdist, `--dist loadfile`: one test file per
