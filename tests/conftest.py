@@ -15,7 +15,7 @@ from tests.pipeline_helpers import built_once  # noqa: E402
 @pytest.fixture(scope="session")
 def tiny_tfds_dir(tmp_path_factory):
     """A TFDS data_dir holding a 300-example embedded dataset."""
-    from fairgate import embedded_celeba
+    from fairgate.data import embedded_celeba
     return str(built_once(tmp_path_factory, "tfds", lambda folder: embedded_celeba.prepare(
         str(folder), num_examples=300, seed=3)))
 

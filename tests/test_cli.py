@@ -15,7 +15,8 @@ import time
 import pytest
 import yaml
 
-from fairgate import config as config_lib, serving_versions
+from fairgate import config as config_lib
+from fairgate.release import serving_versions
 from pipeline import runners
 from tests.pipeline_helpers import NATIVE_LOG_LINE
 from tests.tabular import write_biased_csv
