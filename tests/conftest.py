@@ -6,25 +6,45 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
+from tests.pipeline_helpers import built_once  # noqa: E402
+
+
+# Session fixtures below are built once per session for all workers
+# (pipeline_helpers.built_once) and are read-only: a test that changes one copies it.
 
 @pytest.fixture(scope="session")
 def tiny_tfds_dir(tmp_path_factory):
-    """A TFDS data_dir holding a 300-example embedded dataset (generated once)."""
+    """A TFDS data_dir holding a 300-example embedded dataset."""
     from fairgate.data import embedded_celeba
-    data_dir = tmp_path_factory.mktemp("tfds")
-    embedded_celeba.prepare(str(data_dir), num_examples=300, seed=3)
-    return str(data_dir)
+    return str(built_once(tmp_path_factory, "tfds", lambda folder: embedded_celeba.prepare(
+        str(folder), num_examples=300, seed=3)))
 
 
-# The suite runs on two workers (pytest-xdist, one test file per worker at a time:
-# module fixtures share trained pipelines within a file). Files are handed out in
-# collection order, so the files that run whole pipelines go first and neither
-# worker is left with a long file at the end.
-LONGEST_FIRST = ("test_kfp_local.py", "test_cli.py", "test_fairness_gate.py",
-                 "test_trainer_pipeline.py", "test_data_pipeline.py",
-                 "test_bad_inputs.py", "test_trainer_tabular.py",
-                 "test_real_world_csv.py", "test_group_thresholds_pipeline.py",
-                 "test_kfp_contract.py")
+@pytest.fixture(scope="session")
+def saved_models(tmp_path_factory):
+    """Two distinct small SavedModels (push_workers.make_models): their paths."""
+    from tests import push_workers
+    folder = built_once(tmp_path_factory, "saved_models",
+                        lambda folder: push_workers.make_models(str(folder), 2))
+    return push_workers.make_models(str(folder), 2)  # the paths; nothing is rebuilt
+
+
+# The suite runs on two workers (pytest-xdist, `--dist loadfile`: one test file per
+# worker at a time, so module fixtures share a pipeline run within a file;
+# pipeline_helpers.built_once shares a folder across files and workers). Files are
+# handed out in collection order (`--no-loadscope-reorder` in pyproject.toml: by
+# default xdist reorders files by their number of tests, which undid this order),
+# so the files that run whole pipelines go first, longest first (by the
+# `--durations=0` of a full run on 2026-12-01), and neither worker is left with a
+# long file at the end. A new file that runs pipelines belongs in this list.
+LONGEST_FIRST = ("test_kfp_local.py", "test_model_module.py", "test_cli.py",
+                 "test_fairness_gate.py", "test_trainer_pipeline.py",
+                 "test_trainer_tabular.py", "test_side_effects_pipeline.py",
+                 "test_group_thresholds_pipeline.py", "test_data_pipeline.py",
+                 "test_real_world_csv.py", "test_trainer_constraints.py",
+                 "test_bad_inputs.py", "test_kfp_contract.py", "test_gated_pusher.py",
+                 "test_embedded_celeba.py", "test_tabular_inputs.py",
+                 "test_serving_head.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -1,6 +1,9 @@
-"""Runs a real pipeline from a config dict in a temporary folder."""
+"""Runs a real pipeline from a config dict in a temporary folder, and builds a
+folder once per test session for every test file and xdist worker that needs it."""
+import fcntl
 import os
 import re
+import shutil
 
 from fairgate import artifacts, config as config_lib, errors
 
@@ -56,3 +59,32 @@ def artifact_record(config, uri):
         metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
     [record] = metadata_store.MetadataStore(connection).get_artifacts_by_uri(uri)
     return record
+
+
+BUILT = ".built"  # written last: a folder without it is a build that died
+
+
+def built_once(tmp_path_factory, name, build):
+    """The folder `name`, filled by `build(folder)` once per test session.
+
+    Under pytest-xdist a session fixture runs once per worker; this folder lives in
+    the workers' common base temporary folder and an exclusive lock makes a second
+    worker wait for the first build instead of repeating it (run alone, the folder
+    is simply the session's). Whoever uses the folder must only read it: a test
+    that runs again on a shared pipeline (new gates, a push) needs its own copy.
+    """
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # .../pytest-N/popen-gwK -> .../pytest-N, one per session
+    shared = base / "shared"
+    shared.mkdir(exist_ok=True)
+    folder = shared / name
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (folder / BUILT).exists():
+            if folder.exists():
+                shutil.rmtree(folder)  # a build that failed half way
+            folder.mkdir()
+            build(folder)
+            (folder / BUILT).write_text("")
+    return folder

@@ -1,6 +1,12 @@
 """`fairgate` as a user and a release job run it: exit codes, caching, resume
-after a kill, and the verdict it prints. Each call is a real subprocess."""
+after a kill, the verdict it prints, a corrupted model in serving and a second run
+on the same pipeline root. Each call is a real subprocess.
+
+One CSV and one pipeline root serve the whole file: the `resumed` fixture's runs
+push the model the later tests judge against, so each test passes alone."""
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -9,7 +15,9 @@ import time
 import pytest
 import yaml
 
+from fairgate import config as config_lib
 from fairgate.release import serving_versions
+from pipeline import runners
 from tests.pipeline_helpers import NATIVE_LOG_LINE
 from tests.tabular import write_biased_csv
 
@@ -46,7 +54,7 @@ def write_config(workdir, **overrides):
 
 
 def outputs(config_path):
-    from fairgate import artifacts, config as config_lib
+    from fairgate import artifacts
     config = config_lib.load(config_path)
     return artifacts.latest_outputs(config.resolved_metadata_path,
                                     config.resolved_pipeline_root)
@@ -68,7 +76,12 @@ def _versions(workdir):
     return serving_versions.versions(str(workdir / "serving"))
 
 
-def test_run_killed_during_training_resumes_and_pushes_once(workdir):
+@pytest.fixture(scope="module")
+def resumed(workdir):
+    """A run killed inside the Trainer, resumed (blessed, pushed), then run again
+    unchanged with the Beam runner: what each step printed and left. The report
+    and the pushed version it leaves are what the later tests read, so each of
+    them passes alone and in any order."""
     config = write_config(workdir)
     log = open(workdir / "killed.log", "w")
     run = subprocess.Popen([FAIRGATE, "run", "--config", config], cwd=workdir,
@@ -82,49 +95,63 @@ def test_run_killed_during_training_resumes_and_pushes_once(workdir):
     time.sleep(3)  # inside run_fn
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
-    assert _versions(workdir) == []
-    before = outputs(config)
+    seen = {"config": config, "killed_versions": _versions(workdir),
+            "before": outputs(config)}
+    seen["resumed"] = fairgate("run", "--config", config, cwd=workdir)
+    seen["resumed_versions"] = _versions(workdir)
+    seen["after"] = outputs(config)
+    seen["resumed_report"] = (workdir / "report" / "report.json").exists()
+    seen["again"] = fairgate("run", "--config", config, "--runner", "beam", cwd=workdir)
+    seen["again_versions"] = _versions(workdir)
+    seen["cached"] = outputs(config)
+    # The report as these runs left it (later runs replace the stable folder).
+    seen["report_dir"] = str(workdir / "report_resumed")
+    shutil.copytree(workdir / "report", seen["report_dir"])
+    return seen
 
-    resumed = fairgate("run", "--config", config, cwd=workdir)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "VERDICT: BLESSED, pushed" in resumed.stdout
-    assert len(_versions(workdir)) == 1
+
+def test_run_killed_during_training_resumes_and_pushes_once(resumed):
+    assert resumed["killed_versions"] == []
+    before, after = resumed["before"], resumed["after"]
+    resumed_run = resumed["resumed"]
+    assert resumed_run.returncode == 0, resumed_run.stderr[-3000:]
+    assert "VERDICT: BLESSED, pushed" in resumed_run.stdout
+    assert len(resumed["resumed_versions"]) == 1
     # Every component from the Trainer on reports in the terminal (a SavedModel
     # export used to silence absl's INFO lines for the rest of the run).
     for component in ("Trainer", "ServingModel", "Evaluator", "GatedPusher",
                       "FairnessReportGen"):
-        assert f"Component {component} is finished" in resumed.stderr, component
+        assert f"Component {component} is finished" in resumed_run.stderr, component
     # ... and so does every other component of the DAG, cached or not, and no
     # C++ library writes its own lines there (they go to run.log).
-    for component in outputs(config):
-        assert f"Component {component} is finished" in resumed.stderr, component
-    assert not NATIVE_LOG_LINE.search(resumed.stderr), resumed.stderr[-3000:]
+    for component in after:
+        assert f"Component {component} is finished" in resumed_run.stderr, component
+    assert not NATIVE_LOG_LINE.search(resumed_run.stderr), resumed_run.stderr[-3000:]
     # Ingestion and validation finished before the kill: the re-run reused them.
-    after = outputs(config)
     for component in ("CsvExampleGen", "StatisticsGen", "DataValidationGate"):
         assert after[component] == before[component]
-    assert (workdir / "report" / "report.json").exists()
+    assert resumed["resumed_report"]
 
-    again = fairgate("run", "--config", config, "--runner", "beam", cwd=workdir)
+    again = resumed["again"]
     assert again.returncode == 0, again.stderr[-3000:]
     assert "already in serving" in again.stdout
-    assert len(_versions(workdir)) == 1
+    assert len(resumed["again_versions"]) == 1
     # Unchanged inputs: ingestion, validation and training are reused from the cache.
     # (ServingModel runs on every run, so the Evaluator judges the model again
     # against the model in serving; the Pusher then finds it already pushed.)
-    cached = outputs(config)
+    cached = resumed["cached"]
     for component in ("CsvExampleGen", "StatisticsGen", "SchemaGen",
                       "ExampleValidator", "DataValidationGate", "Trainer"):
         assert cached[component] == after[component], component
     assert cached["ServingModel"] != after["ServingModel"]  # never from the cache
 
 
-def test_report_command_prints_the_last_verdict(workdir):
-    config = write_config(workdir)
+def test_report_command_prints_the_last_verdict(workdir, resumed):
+    config = write_config(workdir, report_dir=resumed["report_dir"])
     shown = fairgate("report", "--config", config, cwd=workdir)
     assert shown.returncode == 0
     assert "VERDICT: BLESSED" in shown.stdout
-    assert str(workdir / "report" / "report.html") in shown.stdout
+    assert os.path.join(resumed["report_dir"], "report.html") in shown.stdout
     # A local report is read without importing TensorFlow (seconds of start-up).
     probe = ("import sys\nfrom fairgate import cli\n"
              f"code = cli.main(['report', '--config', {config!r}])\n"
@@ -134,16 +161,18 @@ def test_report_command_prints_the_last_verdict(workdir):
     assert quick.stdout.splitlines()[-1] == "0 False", quick.stdout + quick.stderr
 
 
-def test_not_blessed_exits_3_and_says_why(workdir):
+def test_not_blessed_exits_3_and_says_why(workdir, resumed):
     strict = workdir / "strict.pbtxt"
     strict.write_text(open(LENIENT).read().replace("upper_bound { value: 0.9 }",
                                                    "upper_bound { value: 0.0 }"))
     config = write_config(workdir, **{"evaluation.eval_config": str(strict)})
+    pushed = _versions(workdir)
+    assert pushed  # a blessed model is in serving, and stays the only one
     run = fairgate("run", "--config", config, cwd=workdir)
     assert run.returncode == 3, run.stderr[-3000:]
     assert "VERDICT: NOT BLESSED" in run.stdout
     assert "false_positive_rate_gap" in run.stdout
-    assert len(_versions(workdir)) == 1
+    assert _versions(workdir) == pushed
 
 
 def test_bad_config_exits_2_naming_the_key(workdir):
@@ -180,6 +209,53 @@ def test_failed_component_exits_1(workdir):
     run = fairgate("run", "--config", config, cwd=workdir)
     assert run.returncode == 1, run.stderr[-3000:]
     assert "feature 'score': values outside [0, 0.1]" in run.stderr
+
+
+def test_a_corrupted_model_in_serving_is_named_and_a_second_run_waits(workdir, resumed):
+    """A corrupted model in serving does not crash a run: it is named, skipped and
+    the change gates say so; and a second run on the same pipeline root waits for
+    the first. (It corrupts the pushed version and pushes another: the tests above
+    that count versions compare with what they found.)"""
+    config = resumed["config"]
+    serving = str(workdir / "serving")
+    (version,) = serving_versions.versions(serving)
+    graph = os.path.join(serving, version, "saved_model.pb")
+    with open(graph, "rb") as f:
+        head = f.read(100)
+    with open(graph, "wb") as f:
+        f.write(head)  # the served model cut to 100 bytes
+
+    # Another run holds the pipeline root: this one waits, says so, then runs.
+    held = runners.run_lock(config_lib.load(config)).acquire()
+    log = open(workdir / "second.log", "w")
+    second = subprocess.Popen([FAIRGATE, "run", "--config", config], cwd=workdir,
+                              stdout=subprocess.PIPE, stderr=log, text=True)
+    deadline = time.time() + 300
+    while "another run on this pipeline root" not in (workdir / "second.log").read_text():
+        assert second.poll() is None, (workdir / "second.log").read_text()[-3000:]
+        assert time.time() < deadline
+        time.sleep(0.5)
+    time.sleep(2)
+    assert "Component" not in (workdir / "second.log").read_text()  # nothing ran yet
+    held.release()
+    stdout, _ = second.communicate(timeout=900)
+    stderr = (workdir / "second.log").read_text()
+    assert second.returncode == 0, stderr[-3000:]
+    assert f"version {version} at {serving} is unusable: " in stderr
+    assert "does not parse as a SavedModel (100 bytes" in stderr
+    assert "VERDICT: BLESSED, pushed" in stdout  # pushed again: serving is mended
+
+    report = json.load(open(workdir / "report" / "report.json"))
+    baseline = report["serving_baseline"]
+    assert baseline["in_serving"] is False
+    assert [u["version"] for u in baseline["unusable"]] == [version]
+    assert not any("change vs" in c["name"] for c in report["checks"])
+    page = open(workdir / "report" / "report.html").read()
+    assert f"Version <b>{version}</b> in serving is unusable" in page
+    assert "No usable model was in serving" in page
+    versions = serving_versions.versions(serving)
+    assert len(versions) == 2 and versions[0] == version
+    assert serving_versions.newest_usable(serving)[0] == versions[1]
 
 
 def test_prepare_embedded_shows_its_progress_and_nothing_else(tmp_path):

@@ -10,12 +10,6 @@ from tfx.types import standard_artifacts
 from components.evaluator import executor as evaluator
 from components.serving_model import executor
 from fairgate.release import serving_versions
-from tests import push_workers
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    return push_workers.make_models(str(tmp_path_factory.mktemp("models")), 2)
 
 
 def _version(base, version, model, pushed=False, complete=True):
@@ -30,11 +24,11 @@ def _version(base, version, model, pushed=False, complete=True):
 
 
 @pytest.fixture
-def serving(tmp_path, models):
+def serving(tmp_path, saved_models):
     base = tmp_path / "serving"
-    _version(base, 100, models[0], pushed=True)                 # pushed by fairgate
-    _version(base, 200, models[1])                              # copied there by hand
-    _version(base, 300, models[0], pushed=True, complete=False)  # interrupted (object storage)
+    _version(base, 100, saved_models[0], pushed=True)                 # pushed by fairgate
+    _version(base, 200, saved_models[1])                              # copied there by hand
+    _version(base, 300, saved_models[0], pushed=True, complete=False)  # interrupted (object storage)
     return base
 
 
@@ -46,12 +40,12 @@ def test_the_newest_usable_version_is_in_serving_whoever_pushed_it(serving, tmp_
     assert serving_versions.newest_usable(str(tmp_path / "none")) == (None, [])
 
 
-def test_an_interrupted_push_does_not_count_as_pushed(serving, models):
+def test_an_interrupted_push_does_not_count_as_pushed(serving, saved_models):
     assert serving_versions.find_push(str(serving), serving_versions.fingerprint(
-        models[0])) == "100"
+        saved_models[0])) == "100"
     (serving / "100" / serving_versions.SAVED_MODEL).write_bytes(b"")
     assert serving_versions.find_push(str(serving), serving_versions.fingerprint(
-        models[0])) is None  # pushed again, completely
+        saved_models[0])) is None  # pushed again, completely
 
 
 def _cut(path, size):
@@ -61,27 +55,27 @@ def _cut(path, size):
         f.write(head)
 
 
-def test_broken_versions_are_unusable_and_say_why(tmp_path, models):
-    truncated = _version(tmp_path, 1, models[0])
+def test_broken_versions_are_unusable_and_say_why(tmp_path, saved_models):
+    truncated = _version(tmp_path, 1, saved_models[0])
     _cut(truncated / "saved_model.pb", 100)
     assert "does not parse as a SavedModel (100 bytes" in \
         serving_versions.unusable_reason(str(truncated))
-    no_index = _version(tmp_path, 2, models[0])
+    no_index = _version(tmp_path, 2, saved_models[0])
     os.remove(no_index / "variables" / "variables.index")
     assert serving_versions.unusable_reason(str(no_index)).endswith(
         "variables/variables.index is missing")
-    no_shard = _version(tmp_path, 3, models[0])
+    no_shard = _version(tmp_path, 3, saved_models[0])
     for name in os.listdir(no_shard / "variables"):
         if name.startswith("variables.data"):
             os.remove(no_shard / "variables" / name)
     assert "variables.data-00000-of-00001 is missing" in \
         serving_versions.unusable_reason(str(no_shard))
-    altered = _version(tmp_path, 4, models[0], pushed=True)
+    altered = _version(tmp_path, 4, saved_models[0], pushed=True)
     shard = [n for n in os.listdir(altered / "variables") if n.startswith("variables.data")]
     _cut(altered / "variables" / shard[0], 1000)
     assert "differ from what GatedPusher pushed" in \
         serving_versions.unusable_reason(str(altered))
-    assert serving_versions.unusable_reason(str(_version(tmp_path, 5, models[1]))) is None
+    assert serving_versions.unusable_reason(str(_version(tmp_path, 5, saved_models[1]))) is None
 
 
 def _run_serving_model(base, tmp_path):
@@ -113,9 +107,9 @@ def test_a_corrupted_newest_version_is_named_and_skipped(serving, tmp_path):
     evaluator.check_current(record)  # the Evaluator applies the same rule
 
 
-def test_nothing_usable_in_serving_is_no_baseline(tmp_path, models):
+def test_nothing_usable_in_serving_is_no_baseline(tmp_path, saved_models):
     broken = tmp_path / "broken"
-    _cut(_version(broken, 7, models[0]) / "saved_model.pb", 100)
+    _cut(_version(broken, 7, saved_models[0]) / "saved_model.pb", 100)
     record = executor.read_record(_run_serving_model(broken, tmp_path).uri)
     assert record["in_serving"] is False and record["unusable"][0]["version"] == "7"
     model = _run_serving_model(tmp_path / "empty", tmp_path)
@@ -123,10 +117,10 @@ def test_nothing_usable_in_serving_is_no_baseline(tmp_path, models):
     assert not executor.holds_model(model.uri)
 
 
-def test_a_stale_baseline_is_refused(serving, tmp_path, models):
+def test_a_stale_baseline_is_refused(serving, tmp_path, saved_models):
     """ServingModel's output reused from a cache after a newer push."""
     record = executor.read_record(_run_serving_model(serving, tmp_path).uri)
-    _version(serving, 400, models[1], pushed=True)
+    _version(serving, 400, saved_models[1], pushed=True)
     with pytest.raises(RuntimeError, match="is version 400, but the baseline handed "
                                            "to the Evaluator is version 200"):
         evaluator.check_current(record)
