@@ -34,7 +34,7 @@ warnings.filterwarnings("ignore", category=RuntimeWarning,
 _PROGRESS = re.compile(r"Component (\S+) is (running|finished)|Chose snapshot|"
                        r"CelebAExampleGen: |DataValidationGate: |Generating (\d+|the embedded)"
                        r"|Fairness report: |Model pushed to|already pushed as|^Progress: |"
-                       r"Training budget: |Waiting for .* to finish|is unusable: ")
+                       r"Training budget: |Waiting for .* to finish|is unusable: |^CSV header: ")
 
 EXIT_PUSHED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_PUSHED = 0, 1, 2, 3
 

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import csv
 import glob
+import logging
 import os
 from typing import List
 
-from fairgate import celeba_layout, csv_content, run_columns
+from fairgate import celeba_layout, csv_content, csv_header, run_columns
 from fairgate.config import Config, ConfigError
+
+
+log = logging.getLogger("fairgate.preflight")
 
 
 class InputError(ValueError):
@@ -54,11 +58,17 @@ def check_inputs(config: Config) -> None:
         celeba_layout.dataset_dir(data.data_dir, data.dataset)
     elif data.source == "csv":
         files = _input_files(config, "*.csv")
-        for path in files:
-            check_csv(path, data.label, data.group)
+        repeated = [item for path in files
+                    for item in check_csv(path, data.label, data.group)]
+        conditions = _condition_columns(config)
         try:
-            csv_content.check(config, files, _condition_columns(config))
-        except csv_content.ContentError as error:
+            columns = csv_header.resolve(
+                repeated, run_columns.names_used(config, conditions),
+                config.source_file or "the config")
+            for warning in columns.warnings:
+                log.warning(warning)
+            csv_content.check(config, files, conditions, dropped=columns.dropped)
+        except (csv_header.RepeatedColumnError, csv_content.ContentError) as error:
             raise InputError(str(error)) from None
     elif data.source == "tfrecord":
         for path in _input_files(config, "*"):
@@ -87,8 +97,10 @@ def _input_files(config: Config, default_pattern: str) -> List[str]:
     return files
 
 
-def check_csv(path: str, label: str, group: str) -> None:
-    """Header has the label and group columns; every row has the header's width."""
+def check_csv(path: str, label: str, group: str) -> List[csv_header.Repeated]:
+    """Header has the label and group columns; every row has the header's width.
+    Returns the header names the file repeats, compared over its rows in the
+    same pass (csv_header.resolve judges them)."""
     with open(path, newline="") as f:
         reader = csv.reader(f)
         try:
@@ -97,10 +109,7 @@ def check_csv(path: str, label: str, group: str) -> None:
             raise InputError(f"{path}: empty file, expected a header row") from None
         except (csv.Error, UnicodeDecodeError) as error:
             raise InputError(f"{path}: unreadable header: {error}") from None
-        twice = sorted({name for name in header if header.count(name) > 1})
-        if twice:
-            raise InputError(f"{path}: header names appear more than once: "
-                             f"{', '.join(repr(n) for n in twice)}; rename them")
+        repeats = csv_header.RepeatTracker(path, header)
         for role, column in (("label", label), ("group", group)):
             if column not in header:
                 raise InputError(f"{path}: no {role} column '{column}' in the header "
@@ -111,8 +120,11 @@ def check_csv(path: str, label: str, group: str) -> None:
                     raise InputError(
                         f"{path} line {reader.line_num}: {len(row)} fields, the header "
                         f"has {len(header)}")
+                if row and repeats:
+                    repeats.add(reader.line_num, row)
         except (csv.Error, UnicodeDecodeError) as error:
             raise InputError(f"{path} line {reader.line_num}: {error}") from None
+    return repeats.repeated()
 
 
 def check_tfrecord(path: str) -> None:
