@@ -77,11 +77,7 @@ def check_inputs(config: Config) -> None:
 
 def _condition_columns(config: Config) -> List[str]:
     from fairgate import eval_config  # deferred: pulls in TFMA
-    data = config.data
-    rendered = eval_config.render(
-        config.evaluation.resolved_eval_config(data.source), label=data.label,
-        group=data.group, groups=config.evaluation.groups)
-    return run_columns.condition_columns(rendered)
+    return run_columns.condition_columns(eval_config.of_run(config))
 
 
 def _input_files(config: Config, default_pattern: str) -> List[str]:

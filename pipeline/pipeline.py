@@ -186,14 +186,6 @@ def side_effect_settings(config: Config) -> dict:
             if config.trainer.mode in CONSTRAINED_MODES else []}
 
 
-def render_eval_config(config: Config):
-    """The run's tfma.EvalConfig (gates and report metrics)."""
-    data = config.data
-    return eval_config.render(
-        config.evaluation.resolved_eval_config(data.source), label=data.label,
-        group=data.group, groups=config.evaluation.groups)
-
-
 class DataGate(NamedTuple):
     """The data half of every DAG, trained or not: ExampleGen -> StatisticsGen ->
     SchemaGen (or ImportSchemaGen) -> ExampleValidator -> DataValidationGate."""
@@ -222,9 +214,9 @@ def data_gate(config: Config, rendered=None) -> DataGate:
     """The nodes that ingest and validate the data. The schema is inferred from
     config.schema_split alone (train; the test split in a run that trains
     nothing), or read from data.schema_file; every split is validated against it.
-    `rendered`: the run's EvalConfig (render_eval_config by default)."""
+    `rendered`: the run's EvalConfig (eval_config.of_run by default)."""
     data = config.data
-    rendered = rendered if rendered is not None else render_eval_config(config)
+    rendered = rendered if rendered is not None else eval_config.of_run(config)
     ingest = example_gen(config, rendered)
     statistics = tfx.components.StatisticsGen(
         examples=ingest.outputs["examples"], stats_options=statistics_options(config))
@@ -254,7 +246,7 @@ def create_pipeline(config: Config,
     """The DAG for `config`. report_dir: where the report is also copied (None:
     config.resolved_report_dir; "": nowhere, the artifact only)."""
     data = config.data
-    rendered = render_eval_config(config)
+    rendered = eval_config.of_run(config)
     checked = data_gate(config, rendered)
     examples, validated = checked.examples, checked.validated_schema
     candidate = trainer(config, examples, validated, config.trainer.mode, "Trainer")

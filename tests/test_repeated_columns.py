@@ -131,16 +131,17 @@ def test_a_differing_repeat_in_one_file_is_dropped_from_every_file(tmp_path, cap
 
 def test_example_gen_judges_every_split_with_the_columns_the_run_uses(tmp_path):
     from components.csv_example_gen import executor
-    from pipeline.pipeline import example_gen, render_eval_config
+    from fairgate import eval_config
+    from pipeline.pipeline import example_gen
     write_compas_like(tmp_path / "csv" / "compas.csv", 50, seed=6, differing=("start",))
     config = _config(tmp_path)
-    node = example_gen(config, render_eval_config(config))
+    node = example_gen(config, eval_config.of_run(config))
     properties = dict(node.exec_properties)
     properties["input_config"] = json.dumps(
         {"splits": [{"name": "single_split", "pattern": "*"}]})
     assert executor.repeated_columns(properties).dropped == ["start"]
     config = _config(tmp_path, exclude_features=[], features=["start", "age"])
-    node = example_gen(config, render_eval_config(config))
+    node = example_gen(config, eval_config.of_run(config))
     properties = dict(node.exec_properties)
     properties["input_config"] = json.dumps(
         {"splits": [{"name": "single_split", "pattern": "*"}]})
