@@ -57,8 +57,9 @@ def input_splits(config: Config) -> dict:
 
 
 def example_gen(config: Config, rendered=None):
-    """`rendered`: the run's EvalConfig (its condition columns are columns the run
-    uses, for the CSV ExampleGen's repeated header names)."""
+    """`rendered`: the run's EvalConfig (eval_config.of_run by default); its
+    condition columns are columns the run uses, which the CSV ExampleGen needs to
+    judge repeated header names."""
     data = config.data
     if data.source == "embedded_celeba":
         dataset = embedded_celeba.config_for(data.num_examples, data.seed).name
@@ -73,7 +74,8 @@ def example_gen(config: Config, rendered=None):
     input_base = resolve_path(data.input_base)
     splits = input_splits(config)
     if data.source == "csv":  # labels mapped and groups merged as it reads
-        conditions = run_columns.condition_columns(rendered) if rendered else []
+        conditions = run_columns.condition_columns(
+            rendered if rendered is not None else eval_config.of_run(config))
         return csv_example_gen(input_base, {
             "label": data.label, "label_positive": data.label_positive,
             "label_negative": data.label_negative, "group": data.group,
