@@ -46,13 +46,16 @@ def input_splits(config: Config) -> dict:
     """ExampleGen's split arguments: data.splits' patterns; else the hash split,
     or every file as the test split when the run trains nothing."""
     data = config.data
-    if data.splits:
+    if data.splits and not data.test_only:
         return {"input_config": tfx.proto.Input(splits=[
             tfx.proto.Input.Split(name=name, pattern=data.splits[name])
-            for name in SPLITS if name in data.splits])}
-    if not config.needs_training:
-        return {"input_config": tfx.proto.Input(splits=[
-            tfx.proto.Input.Split(name=TEST_SPLIT, pattern="*")])}
+            for name in SPLITS])}
+    if data.splits or not config.needs_training:
+        return {"input_config": tfx.proto.Input(splits=[tfx.proto.Input.Split(
+                    name=TEST_SPLIT, pattern=data.splits.get(TEST_SPLIT, "*"))]),
+                # Without an output config, TFX hash-splits a single input split
+                # into train and eval (2:1); an empty one keeps it as it is.
+                "output_config": example_gen_pb2.Output()}
     return {"output_config": _HASH_SPLIT}
 
 
