@@ -166,3 +166,12 @@ def test_a_differing_column_the_run_uses_exits_2_before_anything_runs(tmp_path):
             "and 13) and the columns differ from line 42 on") in run.stderr
     assert f"(data.features in {config})" in run.stderr
     assert not (tmp_path / "root").exists()
+
+
+def test_the_terminal_shows_preflights_warning_once():
+    from fairgate import cli
+    shown = cli._ProgressFilter().filter
+    assert shown(logging.makeLogRecord({"msg": "CSV header: a.csv repeats 'x' ..."}))
+    # The ExampleGen says it again, into the run log only.
+    assert not shown(logging.makeLogRecord(
+        {"msg": "CsvExampleGen: CSV header: a.csv repeats 'x' ..."}))
