@@ -1,5 +1,6 @@
 """The `fairgate` command: run the pipeline, print the last verdict, compile for
-Kubeflow, prepare the embedded dataset, print the config file's JSON Schema.
+Kubeflow, prepare the embedded dataset, print the config file's JSON Schema or
+its reference.
 
 Exit codes: 0 the model was pushed (or is already in serving); 3 the run finished
 but the model was not blessed, so nothing was pushed; 2 bad input or config,
@@ -17,11 +18,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
-import re  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
+from fairgate import progress  # noqa: E402  (no TensorFlow)
 from fairgate.config import is_uri  # noqa: E402  (no TensorFlow)
 
 # google-api-core warns about Python 3.10 at import; TFX 1.16 requires 3.10.
@@ -31,17 +32,14 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 warnings.filterwarnings("ignore", category=RuntimeWarning,
                         module="tensorflow_model_analysis")
 
-_PROGRESS = re.compile(r"Component (\S+) is (running|finished)|Chose snapshot|"
-                       r"CelebAExampleGen: |DataValidationGate: |Generating (\d+|the embedded)"
-                       r"|Fairness report: |Model pushed to|already pushed as|^Progress: |"
-                       r"Training budget: |Waiting for .* to finish|is unusable: |^CSV header: ")
-
 EXIT_PUSHED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_PUSHED = 0, 1, 2, 3
 
 
 class _ProgressFilter(logging.Filter):
+    """Passes progress lines only, chosen by their logger (fairgate.progress.is_progress)."""
+
     def filter(self, record):
-        return bool(_PROGRESS.search(record.getMessage()))
+        return progress.is_progress(record)
 
 
 def _divert_native_stderr(log_file: str) -> None:
@@ -113,8 +111,8 @@ def _run(args) -> int:
     print(f"fairgate: running '{config.name}' ({config.data.source}) with the "
           f"{args.runner} runner; full log: {log_file}", file=sys.stderr)
     from fairgate.config import ConfigError
-    from fairgate.preflight import InputError
-    from fairgate.celeba_layout import DatasetNotFoundError
+    from fairgate.data.preflight import InputError
+    from fairgate.data.celeba_layout import DatasetNotFoundError
     from pipeline import kfp_spec, runners
     start = time.time()
     try:
@@ -229,8 +227,22 @@ def _selection_summary(model_uri: str) -> str:
 
 def _schema(args) -> int:
     import json
-    from fairgate import config as config_lib
-    print(json.dumps(config_lib.json_schema(), indent=2))
+    from fairgate import config as config_lib, config_reference
+    if args.write and not args.markdown:
+        print("fairgate schema: --write needs --markdown", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not args.markdown:
+        print(json.dumps(config_lib.json_schema(), indent=2))
+    elif not args.write:
+        print(config_reference.markdown(), end="")
+    else:
+        try:
+            changed = config_reference.write(args.write)
+        except (OSError, ValueError) as error:
+            print(f"fairgate schema: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"{args.write}: config reference "
+              f"{'rewritten' if changed else 'already current'}")
     return 0
 
 
@@ -258,7 +270,7 @@ def _prepare(args) -> int:
     """Generates the embedded dataset: progress lines in the terminal, the full
     log (TFDS, native libraries) in DATA_DIR/prepare-embedded.log."""
     _setup_logging(os.path.join(os.path.abspath(args.data_dir), "prepare-embedded.log"))
-    from fairgate import embedded_celeba
+    from fairgate.data import embedded_celeba
     builder = embedded_celeba.prepare(args.data_dir, args.num_examples, args.seed)
     print(builder.data_path)
     return 0
@@ -282,6 +294,12 @@ def main(argv=None) -> int:
     report.set_defaults(func=_report)
     schema = commands.add_parser("schema", help="print the run config's JSON Schema "
                                  "(for editors that validate YAML)")
+    schema.add_argument("--markdown", action="store_true",
+                        help="print the config reference instead: every key, its "
+                        "type, default and meaning, as Markdown tables")
+    schema.add_argument("--write", metavar="FILE",
+                        help="with --markdown: replace the reference between the "
+                        "markers in FILE (README.md)")
     schema.set_defaults(func=_schema)
     compile_ = commands.add_parser("compile", help="compile the pipeline for Kubeflow "
                                    "Pipelines (KFP v2 JSON)")

@@ -8,7 +8,7 @@ With no file at all, the defaults run the embedded CelebA-format demo.
 
 Loading a config imports no TensorFlow: checks that need TFCO or TFMA (the
 constraint spec, the rendered EvalConfig and its gates) run in
-`fairgate.preflight.check_config`, before anything else of a run.
+`fairgate.data.preflight.check_config`, before anything else of a run.
 
 A new nested section is a `Section` subclass with its keys (types, defaults,
 bounds, a docstring under each) and one field of that type in its parent with
@@ -28,7 +28,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Fiel
                       field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
-from fairgate import rates
+from fairgate.metrics import rates
 
 SOURCES = ("embedded_celeba", "tfds", "csv", "tfrecord")
 IMAGE_SOURCES = ("embedded_celeba", "tfds")  # the rest are tabular
@@ -40,7 +40,7 @@ FEATURE_KINDS = ("numeric", "categorical")
 SPLITS = ("train", "eval", "test")
 # The one split a run that trains nothing reads (it is evaluated, not learnt from).
 TEST_SPLIT = "test"
-# evaluation.side_effects (fairgate/side_effects.py compares them)
+# evaluation.side_effects (fairgate/metrics/side_effects.py compares them)
 SIDE_EFFECT_POLICIES = ("warn", "gate")
 SIDE_EFFECT_RATES = (rates.FALSE_POSITIVE_RATE, rates.FALSE_NEGATIVE_RATE,
                      rates.ERROR_RATE, rates.POSITIVE_PREDICTION_RATE)
@@ -164,7 +164,8 @@ class DataConfig(Section):
     group: str = Field("Young", min_length=1)
     """The group column the fairness constraints and gates compare."""
     schema_file: str = ""
-    """A curated schema (text proto). Empty: inferred from the train split only."""
+    """A curated schema (text proto). Empty: inferred from the train split only (the
+    test split in a run that trains nothing)."""
     feature_bounds: Dict[str, Bounds] = Field(default_factory=dict)
     """Numeric features that must lie in [low, high] and hold no NaN."""
     features: List[FeatureEntry] = Field(default_factory=list)
@@ -335,7 +336,9 @@ class TrainingSettings(Section):
     min_train_steps: int = Field(1000, ge=0)
     """A small split still gets a real training run: at least this many steps."""
     batch_size: int = Field(128, ge=1)
+    """Examples per training step."""
     learning_rate: float = 0.001
+    """Learning rate of the model's Adam optimizer (see learning_rate_schedule)."""
     learning_rate_schedule: Literal[LEARNING_RATE_SCHEDULES] = "auto"
     """cosine: the model's learning rate decays to 5% of learning_rate over the
     budget, so the last snapshots move less and more of them meet the constraints on
@@ -361,6 +364,8 @@ class TrainingSettings(Section):
     """Keep the parsed train split in memory when it is estimated to take at most
     this many MB; larger splits stream each epoch. 0: always stream."""
     seed: int = 0
+    """Seed of training: initial weights, the train split's shuffling and the
+    train samples a model module adapts on."""
     selection_level: Annotated[float, AfterValidator(_selection_level)] = Field(
         0.75, json_schema_extra={"anyOf": [
             {"const": 0}, {"exclusiveMinimum": 0.5, "exclusiveMaximum": 1}]})
@@ -445,7 +450,7 @@ def _groups(groups):
 
 class SideEffectsConfig(Section):
     """The `evaluation.side_effects:` section: what the candidate made worse than a
-    reference model on the same test examples (fairgate/side_effects.py)."""
+    reference model on the same test examples (fairgate/metrics/side_effects.py)."""
 
     policy: Literal[SIDE_EFFECT_POLICIES] = "warn"
     """warn: shown with the verdict; gate: a side effect (Holm-corrected over the
@@ -478,7 +483,7 @@ class EvaluationConfig(Section):
     side_effects: SideEffectsConfig = Field(default_factory=SideEffectsConfig)
 
     def resolved_eval_config(self, source: str) -> str:
-        from fairgate import eval_config  # deferred: pulls in TFMA
+        from fairgate.metrics import eval_config  # deferred: pulls in TFMA
         return resolve_path(self.eval_config) if self.eval_config else \
             eval_config.default_path(source)
 
@@ -500,7 +505,8 @@ class Config(Section):
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     pipeline_root: str = ""
-    """Empty: .fairgate/<name>/pipeline_root."""
+    """Where TFX writes every component's artifacts (a URI the cluster shares, for
+    Kubeflow). Empty: .fairgate/<name>/pipeline_root."""
     metadata_path: str = ""
     """ML Metadata SQLite file (local runners). Empty:
     .fairgate/<name>/metadata.sqlite."""
@@ -512,8 +518,10 @@ class Config(Section):
     beam_args: List[str] = Field(default_factory=lambda: [
         "--direct_running_mode=in_memory", "--direct_num_workers=1",
         "--sdk_container_image=unused-by-direct-runner"])
-    """Beam's DirectRunner in this process, one worker (multi-processing measured 2x
-    slower on 2 cores). The container-image flag only stops TFX from building a
+    """Beam pipeline args of every Beam component (ExampleGen for CSV and TFRecord,
+    StatisticsGen, the Evaluators; README "Beyond one machine"). The default: Beam's
+    DirectRunner in this process, one worker (multi-processing measured 2x slower on
+    2 cores). The container-image flag only stops TFX from building a
     throwaway TFX sdist for every Beam component (2-3 s each), which a local
     DirectRunner never uses."""
     kubeflow: KubeflowConfig = Field(default_factory=KubeflowConfig)

@@ -19,7 +19,8 @@ import yaml
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from fairgate import config as config_lib, preflight
+from fairgate import config as config_lib
+from fairgate.data import preflight
 from fairgate.config import ConfigError
 from tests import pipeline_helpers as helpers
 from tests.tabular import write_compas_like

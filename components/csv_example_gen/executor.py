@@ -3,7 +3,7 @@
 The examples it writes are CsvExampleGen's (same columns, types, splits), except
 that the label column holds 0/1 when data.label_positive is set, and the group
 column holds the merged names of data.group_merge (as strings), and a header
-name repeated with different values is left out (fairgate/csv_header.py; one
+name repeated with different values is left out (fairgate/data/csv_header.py; one
 repeated with identical values is one feature, as TFX's reader keys cells by
 name). Everything downstream (statistics, the gate, the Trainer, TFMA) therefore
 sees the mapped label, the merged groups and no ambiguous column, and no code
@@ -25,7 +25,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
-from fairgate import csv_header, run_columns
+from fairgate.data import csv_header, run_columns
 
 # exec_properties key of the repeated header names left out of the examples
 # (set by the executor before the per-split transforms are built).

@@ -5,6 +5,7 @@ import os
 import tempfile
 from absl import logging
 from tfx import types
+from fairgate import progress
 from tfx.dsl.component.experimental.annotations import (InputArtifact,
                                                          OutputArtifact, Parameter)
 from tfx.dsl.component.experimental.decorators import component
@@ -70,9 +71,9 @@ def FairnessReportGen(  # pylint: disable=invalid-name
     report.set_int_custom_property("blessed", int(blessed))
     report.set_int_custom_property("pushed", int(pushed))
     verdict = "BLESSED" if blessed else "NOT BLESSED"
-    logging.info("Fairness report: %s, %s. %s", verdict,
-                 "pushed" if pushed else "not pushed",
-                 " ".join(content["verdict"]["reasons"]))
+    progress.logger.info("Fairness report: %s, %s. %s", verdict,
+                         "pushed" if pushed else "not pushed",
+                         " ".join(content["verdict"]["reasons"]))
     if publish_dir:
         path = fairness_report.publish(local_dir, publish_dir)
         logging.info("Fairness report published to %s",

@@ -12,9 +12,10 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from fairgate import release
-from fairgate.publication import storage_for
-from fairgate.serving_versions import fingerprint
+from fairgate import progress
+from fairgate.release import protocol
+from fairgate.release.publication import storage_for
+from fairgate.release.serving_versions import fingerprint
 
 NEW_PUSH_KEY = "fairgate_new_push"  # 1: this execution copied the model
 
@@ -43,14 +44,14 @@ class Executor(tfx_pusher.Executor):
         model = artifact_utils.get_single_instance(
             input_dict[standard_component_specs.MODEL_KEY])
         model_fingerprint = fingerprint(model_path)
-        version, new = release.release(model_path, base, {
+        version, new = protocol.release(model_path, base, {
             "fingerprint": model_fingerprint, "model_uri": model.uri,
             "pushed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
         where = storage_for(base).join(base, version)
         if new:
             model_push.set_int_custom_property(NEW_PUSH_KEY, 1)
-            logging.info("Model pushed to %s.", where)
+            progress.logger.info("Model pushed to %s.", where)
         else:
-            logging.info("Model %s is already pushed as %s: not pushed again.",
-                         model_fingerprint[:12], where)
+            progress.logger.info("Model %s is already pushed as %s: not pushed again.",
+                                 model_fingerprint[:12], where)
         self._MarkPushed(model_push, pushed_destination=where, pushed_version=version)

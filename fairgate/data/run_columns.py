@@ -11,7 +11,7 @@ import json
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from fairgate.config import feature_kinds
-from fairgate.groups import group_text
+from fairgate.metrics.groups import group_text
 
 
 class LabelValueError(ValueError):
@@ -38,7 +38,7 @@ def names_used(config, condition_columns: Sequence[str] = ()) -> Dict[str, str]:
     name (label, group, the listed data.features, data.feature_bounds, the gates'
     condition columns). The single definition of "a column the run uses" (a
     repeated header name whose columns differ is an error only for these,
-    fairgate/csv_header.py): a key that names a column of the data adds it here.
+    fairgate/data/csv_header.py): a key that names a column of the data adds it here.
     Columns taken implicitly (every column a feature) are not among them."""
     data = config.data
     used: Dict[str, str] = {}
@@ -73,7 +73,7 @@ def condition_columns(eval_config) -> List[str]:
 
 def same_value(cell: Any, value: Any) -> bool:
     """A CSV cell (text) or a decoded value equals a config value (int or str),
-    both in the one spelling of fairgate/groups.py (labels are spelled alike)."""
+    both in the one spelling of fairgate/metrics/groups.py (labels are spelled alike)."""
     return group_text(cell) == group_text(value)
 
 

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import csv
 import glob
-import logging
 import os
 from typing import List
 
-from fairgate import celeba_layout, csv_content, csv_header, run_columns
+from fairgate import progress
 from fairgate.config import Config, ConfigError
-
-
-log = logging.getLogger("fairgate.preflight")
+from fairgate.data import celeba_layout, csv_content, csv_header, run_columns
 
 
 class InputError(ValueError):
@@ -30,7 +27,7 @@ class InputError(ValueError):
 def check_config(config: Config) -> None:
     """The config keys that TFCO and TFMA judge: trainer.constraints and
     evaluation.eval_config (raises ConfigError naming the key and the file)."""
-    from fairgate import eval_config  # deferred: pulls in TFMA
+    from fairgate.metrics import eval_config  # deferred: pulls in TFMA
     from trainer_module import constraints  # deferred: pulls in TFCO
     origin = config.source_file or "the default config"
     try:  # group values are checked again in the Trainer, against the data
@@ -66,7 +63,7 @@ def check_inputs(config: Config) -> None:
                 repeated, run_columns.names_used(config, conditions),
                 config.source_file or "the config")
             for warning in columns.warnings:
-                log.warning(warning)
+                progress.logger.warning(warning)  # the terminal shows it
             csv_content.check(config, files, conditions, dropped=columns.dropped)
         except (csv_header.RepeatedColumnError, csv_content.ContentError) as error:
             raise InputError(str(error)) from None
@@ -76,7 +73,7 @@ def check_inputs(config: Config) -> None:
 
 
 def _condition_columns(config: Config) -> List[str]:
-    from fairgate import eval_config  # deferred: pulls in TFMA
+    from fairgate.metrics import eval_config  # deferred: pulls in TFMA
     return run_columns.condition_columns(eval_config.of_run(config))
 
 

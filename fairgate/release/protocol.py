@@ -24,11 +24,12 @@ import logging
 import time
 from typing import Any, Dict, Optional, Tuple
 
-from fairgate.destination_lock import DestinationLock, LockTimeout, lock_for, scan
-from fairgate.publication import (CONTROL_DIR, INCOMING_PREFIX, Storage,
-                                  owner_process_gone, publish_once, remove_partial,
-                                  storage_for)
-from fairgate.serving_versions import PUSH_RECORD, SAVED_MODEL, find_push, versions
+from fairgate import progress
+from fairgate.release.destination_lock import DestinationLock, LockTimeout, lock_for, scan
+from fairgate.release.publication import (CONTROL_DIR, INCOMING_PREFIX, Storage,
+                                          owner_process_gone, publish_once, remove_partial,
+                                          storage_for)
+from fairgate.release.serving_versions import PUSH_RECORD, SAVED_MODEL, find_push, versions
 
 CLAIMS_DIR = "claims"
 
@@ -118,8 +119,8 @@ def release(model_path: str, base: str, record: Dict[str, Any],
         lock = lock_for(
             base, storage,
             purpose=f"push of model {model_fingerprint[:12]}",
-            on_wait=lambda holder: log.info("Waiting for %s to finish its push to %s.",
-                                            holder, base),
+            on_wait=lambda holder: progress.logger.info("Waiting for %s to finish its push to %s.",
+                                                        holder, base),
             **lock_options)
         lock.acquire()
     except LockTimeout as error:
