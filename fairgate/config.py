@@ -38,6 +38,8 @@ TRAINER_MODES = ("tfco", "none", "correlation", "group_thresholds")
 LEARNING_RATE_SCHEDULES = ("auto", "cosine", "constant")
 FEATURE_KINDS = ("numeric", "categorical")
 SPLITS = ("train", "eval", "test")
+# The one split a run that trains nothing reads (it is evaluated, not learnt from).
+TEST_SPLIT = "test"
 # evaluation.side_effects (fairgate/metrics/side_effects.py compares them)
 SIDE_EFFECT_POLICIES = ("warn", "gate")
 SIDE_EFFECT_RATES = (rates.FALSE_POSITIVE_RATE, rates.FALSE_NEGATIVE_RATE,
@@ -151,15 +153,19 @@ class DataConfig(Section):
     """Folder of input files (sources csv and tfrecord; required there)."""
     splits: Dict[str, str] = Field(default_factory=dict, json_schema_extra={
         "anyOf": [{"maxProperties": 0},
-                  {"required": list(SPLITS), "propertyNames": {"enum": list(SPLITS)}}]})
+                  {"required": list(SPLITS), "propertyNames": {"enum": list(SPLITS)}},
+                  {"required": [TEST_SPLIT], "propertyNames": {"const": TEST_SPLIT}}]})
     """Split name -> file pattern under input_base (csv / tfrecord), exactly train,
-    eval and test. Empty: one folder, hash-split 8:1:1 into train / eval / test."""
+    eval and test; or test alone, in a run that trains nothing (a `candidate`
+    judged on its test data). Empty: one folder, hash-split 8:1:1 into train /
+    eval / test; in a run that trains nothing, every file is the test split."""
     label: str = Field("Smiling", min_length=1)
     """The label column (0/1 unless label_positive maps it)."""
     group: str = Field("Young", min_length=1)
     """The group column the fairness constraints and gates compare."""
     schema_file: str = ""
-    """A curated schema (text proto). Empty: inferred from the train split only."""
+    """A curated schema (text proto). Empty: inferred from the train split only (the
+    test split in a run that trains nothing)."""
     feature_bounds: Dict[str, Bounds] = Field(default_factory=dict)
     """Numeric features that must lie in [low, high] and hold no NaN."""
     features: List[FeatureEntry] = Field(default_factory=list)
@@ -190,10 +196,16 @@ class DataConfig(Section):
     @field_validator("splits")
     @classmethod
     def _three_splits(cls, splits):
-        if splits and set(splits) != set(SPLITS):
-            raise ValueError("must name exactly train, eval and test, got "
+        if splits and set(splits) not in (set(SPLITS), {TEST_SPLIT}):
+            raise ValueError("must name exactly train, eval and test (or test alone, "
+                             "in a run that trains nothing), got "
                              f"{', '.join(sorted(splits))}")
         return splits
+
+    @property
+    def test_only(self) -> bool:
+        """data.splits names the test split alone."""
+        return set(self.splits) == {TEST_SPLIT}
 
     @model_validator(mode="after")
     def _across_keys(self):
@@ -514,6 +526,30 @@ class Config(Section):
     DirectRunner never uses."""
     kubeflow: KubeflowConfig = Field(default_factory=KubeflowConfig)
     _source_file: str = PrivateAttr("")
+
+    @property
+    def needs_training(self) -> bool:
+        """Whether the DAG trains the model it judges (Trainer, train and eval
+        splits). False when the run judges a model or predictions made elsewhere
+        (the `candidate` section): it reads the test split alone, and the schema is
+        inferred from that split."""
+        return getattr(self, "candidate", None) is None
+
+    @property
+    def schema_split(self) -> str:
+        """The split SchemaGen infers the schema from: train, or the test split in
+        a run that trains nothing."""
+        return "train" if self.needs_training else TEST_SPLIT
+
+    @model_validator(mode="after")
+    def _splits_for_the_job(self):
+        if self.needs_training and self.data.test_only:
+            raise invalid("data.splits", "names the test split alone, but this run "
+                          "trains a model (the trainer section), which learns from a "
+                          "train split and chooses its iterate on an eval split: give "
+                          "train, eval and test patterns (a test split alone is for "
+                          "a `candidate` trained elsewhere)")
+        return self
 
     @property
     def source_file(self) -> str:

@@ -12,12 +12,13 @@
 ExampleGen depends on the data source: CelebAExampleGen for TFDS datasets in
 celeb_a's layout (the embedded default or real CelebA), CsvExampleGen for CSV
 folders (its executor maps labels and merges groups, components/csv_example_gen),
-ImportExampleGen for TFRecords of tf.Examples.
+ImportExampleGen for TFRecords of tf.Examples. `data_gate` builds the data half
+(ExampleGen to DataValidationGate) alone, for a DAG that trains nothing.
 """
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Any, NamedTuple, Optional
 
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
@@ -30,7 +31,8 @@ from components.fairness_report import FairnessReportGen
 from components.gated_pusher import GatedPusher
 from components.serving_model import ServingModel
 from components.side_effects import SideEffectCheck
-from fairgate.config import Config, TrainerSettings, feature_kinds, resolve_path
+from fairgate.config import (SPLITS, TEST_SPLIT, Config, TrainerSettings, feature_kinds,
+                             resolve_path)
 from fairgate.data import embedded_celeba, run_columns
 from fairgate.metrics import eval_config, side_effects
 
@@ -42,7 +44,27 @@ _HASH_SPLIT = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(sp
 ]))
 
 
-def example_gen(config: Config):
+def input_splits(config: Config) -> dict:
+    """ExampleGen's split arguments: data.splits' patterns; else the hash split,
+    or every file as the test split when the run trains nothing."""
+    data = config.data
+    if data.splits and not data.test_only:
+        return {"input_config": tfx.proto.Input(splits=[
+            tfx.proto.Input.Split(name=name, pattern=data.splits[name])
+            for name in SPLITS])}
+    if data.splits or not config.needs_training:
+        return {"input_config": tfx.proto.Input(splits=[tfx.proto.Input.Split(
+                    name=TEST_SPLIT, pattern=data.splits.get(TEST_SPLIT, "*"))]),
+                # Without an output config, TFX hash-splits a single input split
+                # into train and eval (2:1); an empty one keeps it as it is.
+                "output_config": example_gen_pb2.Output()}
+    return {"output_config": _HASH_SPLIT}
+
+
+def example_gen(config: Config, rendered=None):
+    """`rendered`: the run's EvalConfig (eval_config.of_run by default); its
+    condition columns are columns the run uses, which the CSV ExampleGen needs to
+    judge repeated header names."""
     data = config.data
     if data.source == "embedded_celeba":
         dataset = embedded_celeba.config_for(data.num_examples, data.seed).name
@@ -55,17 +77,15 @@ def example_gen(config: Config):
             data_dir=resolve_path(data.data_dir),
             dataset=data.dataset, image_size=data.image_size)
     input_base = resolve_path(data.input_base)
-    if data.splits:
-        splits = {"input_config": tfx.proto.Input(splits=[
-            tfx.proto.Input.Split(name=name, pattern=data.splits[name])
-            for name in ("train", "eval", "test")])}
-    else:
-        splits = {"output_config": _HASH_SPLIT}
+    splits = input_splits(config)
     if data.source == "csv":  # labels mapped and groups merged as it reads
+        conditions = run_columns.condition_columns(
+            rendered if rendered is not None else eval_config.of_run(config))
         return csv_example_gen(input_base, {
             "label": data.label, "label_positive": data.label_positive,
             "label_negative": data.label_negative, "group": data.group,
-            "group_merge": data.group_merge}, **splits)
+            "group_merge": data.group_merge,
+            "used_columns": run_columns.names_used(config, conditions)}, **splits)
     return tfx.components.ImportExampleGen(input_base=input_base, **splits)
 
 
@@ -141,7 +161,7 @@ NEVER_CACHED = ("ServingModel",)
 
 # The Evaluators measure the held-out test split; the Trainers choose their
 # iterate on eval, so no model is judged on the data that selected it.
-EVAL_SPLIT = "test"
+EVAL_SPLIT = TEST_SPLIT
 
 
 def evaluator(config: Config, rendered, examples, model, schema, component_id: str,
@@ -173,6 +193,59 @@ def side_effect_settings(config: Config) -> dict:
             if config.trainer.mode in CONSTRAINED_MODES else []}
 
 
+class DataGate(NamedTuple):
+    """The data half of every DAG, trained or not: ExampleGen -> StatisticsGen ->
+    SchemaGen (or ImportSchemaGen) -> ExampleValidator -> DataValidationGate."""
+    ingest: Any
+    statistics: Any
+    schema: Any
+    validator: Any
+    gate: Any
+
+    @property
+    def nodes(self) -> list:
+        return list(self)
+
+    @property
+    def examples(self):
+        return self.ingest.outputs["examples"]
+
+    @property
+    def validated_schema(self):
+        """The schema that passed the gate: whatever reads the examples consumes
+        it, so nothing runs on data that did not pass."""
+        return self.gate.outputs["validated_schema"]
+
+
+def data_gate(config: Config, rendered=None) -> DataGate:
+    """The nodes that ingest and validate the data. The schema is inferred from
+    config.schema_split alone (train; the test split in a run that trains
+    nothing), or read from data.schema_file; every split is validated against it.
+    `rendered`: the run's EvalConfig (eval_config.of_run by default)."""
+    data = config.data
+    rendered = rendered if rendered is not None else eval_config.of_run(config)
+    ingest = example_gen(config, rendered)
+    statistics = tfx.components.StatisticsGen(
+        examples=ingest.outputs["examples"], stats_options=statistics_options(config))
+    if data.schema_file:
+        schema = tfx.components.ImportSchemaGen(
+            schema_file=resolve_path(data.schema_file))
+    else:
+        # One split only: a dirty eval split must not widen the schema.
+        schema = tfx.components.SchemaGen(
+            statistics=statistics.outputs["statistics"], infer_feature_shape=True,
+            exclude_splits=[s for s in SPLITS if s != config.schema_split])
+    validator = tfx.components.ExampleValidator(
+        statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"])
+    gate = DataValidationGate(
+        statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"],
+        anomalies=validator.outputs["anomalies"], label_key=data.label,
+        group_key=data.group, feature_bounds=feature_bounds(config),
+        run_columns=run_columns_of(config, rendered), image=image_of(config),
+        examples=ingest.outputs["examples"] if image_of(config) else None)
+    return DataGate(ingest, statistics, schema, validator, gate)
+
+
 def create_pipeline(config: Config,
                     metadata_connection_config: Optional[object] = None,
                     enable_cache: bool = True,
@@ -180,30 +253,9 @@ def create_pipeline(config: Config,
     """The DAG for `config`. report_dir: where the report is also copied (None:
     config.resolved_report_dir; "": nowhere, the artifact only)."""
     data = config.data
-    ingest = example_gen(config)
-    statistics = tfx.components.StatisticsGen(
-        examples=ingest.outputs["examples"], stats_options=statistics_options(config))
-    if data.schema_file:
-        schema = tfx.components.ImportSchemaGen(
-            schema_file=resolve_path(data.schema_file))
-    else:
-        # Inferred from train only: a dirty eval split must not widen the schema.
-        schema = tfx.components.SchemaGen(
-            statistics=statistics.outputs["statistics"], infer_feature_shape=True,
-            exclude_splits=["eval", "test"])
-    validator = tfx.components.ExampleValidator(
-        statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"])
-    rendered = eval_config.render(
-        config.evaluation.resolved_eval_config(data.source), label=data.label,
-        group=data.group, groups=config.evaluation.groups)
-    gate = DataValidationGate(
-        statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"],
-        anomalies=validator.outputs["anomalies"], label_key=data.label,
-        group_key=data.group, feature_bounds=feature_bounds(config),
-        run_columns=run_columns_of(config, rendered), image=image_of(config),
-        examples=ingest.outputs["examples"] if image_of(config) else None)
-    validated = gate.outputs["validated_schema"]
-    examples = ingest.outputs["examples"]
+    rendered = eval_config.of_run(config)
+    checked = data_gate(config, rendered)
+    examples, validated = checked.examples, checked.validated_schema
     candidate = trainer(config, examples, validated, config.trainer.mode, "Trainer")
     model = candidate.outputs["model"]
     # The release baseline is the model in serving, read after the Trainer ran
@@ -248,7 +300,7 @@ def create_pipeline(config: Config,
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,
         pipeline_root=config.resolved_pipeline_root,
-        components=[ingest, statistics, schema, validator, gate, candidate,
+        components=[*checked.nodes, candidate,
                     *unconstrained, serving, judge, check, pusher, report],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,

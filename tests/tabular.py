@@ -122,3 +122,42 @@ def write_rows(path, rows, header=None):
         writer.writerow(header or names)
         for i in range(len(rows[names[0]])):
             writer.writerow([rows[c][i] for c in names])
+
+
+# The columns of ProPublica's compas-scores-two-years.csv that matter here, in
+# its order: it repeats decile_score and priors_count, identical in every row.
+COMPAS_HEADER = ["id", "sex", "age", "race", "juv_fel_count", "decile_score",
+                 "priors_count", "c_charge_degree", "decile_score", "priors_count",
+                 "start", "two_year_recid"]
+
+
+def write_compas_like(path, count, seed, differing=(), start=0):
+    """A COMPAS-like CSV: `differing` names get a second column of their own name
+    whose values differ from the first from data row `start` on (0-based; the
+    file's line start + 2)."""
+    rng = np.random.default_rng(seed)
+    header = list(COMPAS_HEADER) + list(differing)
+    os.makedirs(os.path.dirname(str(path)), exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for i in range(count):
+            race = str(rng.choice(["African-American", "Caucasian"]))
+            decile = int(rng.integers(1, 11))
+            priors = int(rng.poisson(2 if race == "Caucasian" else 3))
+            recid = int(rng.random() < 0.15 + 0.05 * decile)
+            first = {"id": i + 1, "sex": str(rng.choice(["Male", "Female"])),
+                     "age": int(rng.integers(18, 70)), "race": race,
+                     "juv_fel_count": int(rng.poisson(0.2)), "decile_score": decile,
+                     "priors_count": priors,
+                     "c_charge_degree": str(rng.choice(["F", "M"])),
+                     "start": int(rng.integers(0, 30)), "two_year_recid": recid}
+            row, seen = [], set()
+            for name in header:
+                value = first[name]
+                if name in seen and name in differing and i >= start:
+                    value = value + 1000
+                seen.add(name)
+                row.append(value)
+            writer.writerow(row)
+    return header

@@ -63,14 +63,16 @@ def test_a_good_messy_csv_passes_preflight(tmp_path):
                                    evaluation_groups=["18-30", "older"]))
 
 
-def test_duplicated_header_names_them(tmp_path):
+def test_a_repeated_header_name_is_an_error_only_when_the_run_uses_it(tmp_path):
     _write_splits(tmp_path)
     path = tmp_path / "csv" / "eval" / "part.csv"
     rows = messy_rows(20, 1)
     write_rows(path, rows, header=[c if c != "notes" else "name" for c in rows])
+    preflight.check_inputs(_config(tmp_path))  # 'name' is no feature: left out
     with pytest.raises(preflight.InputError,
-                       match=f"{path}: header names appear more than once: 'name'"):
-        preflight.check_inputs(_config(tmp_path))
+                       match=f"{path}: header name 'name' appears more than once "
+                       r"\(columns 2 and 4\) and the columns differ from line 2 on"):
+        preflight.check_inputs(_config(tmp_path, features=FEATURES + ["name"]))
 
 
 def test_unknown_feature_column_names_column_and_file(tmp_path):

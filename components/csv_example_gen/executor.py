@@ -2,22 +2,34 @@
 
 The examples it writes are CsvExampleGen's (same columns, types, splits), except
 that the label column holds 0/1 when data.label_positive is set, and the group
-column holds the merged names of data.group_merge (as strings). Everything
-downstream (statistics, the gate, the Trainer, TFMA) therefore sees the mapped
-label and the merged groups, and no code outside the examples has to repeat it.
+column holds the merged names of data.group_merge (as strings), and a header
+name repeated with different values is left out (fairgate/data/csv_header.py; one
+repeated with identical values is one feature, as TFX's reader keys cells by
+name). Everything downstream (statistics, the gate, the Trainer, TFMA) therefore
+sees the mapped label, the merged groups and no ambiguous column, and no code
+outside the examples has to repeat it.
 """
 from __future__ import annotations
 
 import json
-from typing import Any, Dict
+import logging
+import os
+from typing import Any, Dict, List
 
 import apache_beam as beam
 import tensorflow as tf
 from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen.csv_example_gen import executor as csv_executor
+from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
+from tfx.types import standard_component_specs
+from tfx.utils import proto_utils
 
-from fairgate.data import run_columns
+from fairgate.data import csv_header, run_columns
+
+# exec_properties key of the repeated header names left out of the examples
+# (set by the executor before the per-split transforms are built).
+DROPPED_COLUMNS = "_fairgate_dropped_columns"
 
 
 def settings_of(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
@@ -51,9 +63,14 @@ def _first_value(feature: tf.train.Feature):
     return values[0] if len(values) else None
 
 
-def map_example(example: tf.train.Example, settings: Dict[str, Any]) -> tf.train.Example:
-    """Rewrites label and group of one example as `settings` says."""
+def map_example(example: tf.train.Example, settings: Dict[str, Any],
+                dropped: List[str] = ()) -> tf.train.Example:
+    """Rewrites label and group of one example as `settings` says, and leaves
+    out the `dropped` columns."""
     features = example.features.feature
+    for name in dropped:
+        if name in features:
+            del features[name]
     label = settings.get("label")
     if label and settings.get("label_positive") is not None:
         value = _first_value(features[label])
@@ -83,16 +100,46 @@ class _CsvToMappedExample(beam.PTransform):
         self._read = csv_executor._CsvToExample(  # pylint: disable=protected-access
             exec_properties, split_pattern)
         self._settings = settings_of(exec_properties)
+        self._dropped = list(exec_properties.get(DROPPED_COLUMNS) or [])
 
     def expand(self, pipeline):
         examples = pipeline | "CsvToExample" >> self._read
-        if not self._settings:
+        if not self._settings and not self._dropped:
             return examples
-        return examples | "MapLabelAndGroup" >> beam.Map(map_example, self._settings)
+        return examples | "MapLabelAndGroup" >> beam.Map(map_example, self._settings,
+                                                          self._dropped)
+
+
+def _split_files(exec_properties: Dict[str, Any]) -> List[str]:
+    """Every file of every input split."""
+    config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+                              config)
+    base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    return sorted({path for split in config.splits
+                   for path in fileio.glob(os.path.join(base, split.pattern))})
+
+
+def repeated_columns(exec_properties: Dict[str, Any]) -> csv_header.Resolution:
+    """The repeated header names of the input files, judged against the columns
+    the run uses (settings `used_columns`); raises RepeatedColumnError."""
+    repeated = [item for path in _split_files(exec_properties)
+                for item in csv_header.scan(path, lambda p: tf.io.gfile.GFile(p, "r"))]
+    used = settings_of(exec_properties).get("used_columns") or {}
+    return csv_header.resolve(repeated, used, "the run config")
 
 
 class Executor(csv_executor.Executor):
     """CsvExampleGen's executor with the label mapping and group merging."""
+
+    def GenerateExamplesByBeam(self, pipeline, exec_properties: Dict[str, Any]):
+        # Judged over every split's files before any split is read, so that every
+        # split leaves out the same columns.
+        columns = repeated_columns(exec_properties)
+        for warning in columns.warnings:
+            logging.warning("CsvExampleGen: %s", warning)
+        exec_properties = {**exec_properties, DROPPED_COLUMNS: columns.dropped}
+        return super().GenerateExamplesByBeam(pipeline, exec_properties)
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
         return _CsvToMappedExample

@@ -1,7 +1,8 @@
 """Preflight checks of what CSV files hold, against what the config asks of them.
 
-Run before anything else (after preflight.check_csv: the header has no name
-twice, every row its width), naming the file and line of every problem, so a run
+Run before anything else (after preflight.check_csv: every row has the header's
+width; and after csv_header.resolve judged the names a header repeats: each is
+read once, or dropped), naming the file and line of every problem, so a run
 never trains on columns that do not exist, labels it cannot map, or groups that
 are misspelled:
 
@@ -10,7 +11,8 @@ are misspelled:
 * with data.label_positive: no empty label cell, and with data.label_negative
   too, every label cell is one of the two;
 * evaluation.groups and the constraint groups occur in the train split (after
-  data.group_merge);
+  data.group_merge); in a run that trains nothing, evaluation.groups occur in
+  the test split;
 * no feature is a date or free text (e.g. names, descriptions, identifiers):
   the model has no encoding for them, so they are rejected with the reason.
 """
@@ -24,7 +26,7 @@ import re
 from typing import Dict, List, Sequence
 
 from fairgate.config import Config, feature_kinds
-from fairgate.data import run_columns
+from fairgate.data import csv_header, run_columns
 
 DATE = re.compile(r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2})?)?"
                   r"|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})\s*$")
@@ -56,10 +58,16 @@ def _read(path: str):
     return header, rows
 
 
-def _train_files(config: Config, files: Sequence[str]) -> List[str]:
-    pattern = config.data.splits.get("train")
+def groups_split(config: Config) -> str:
+    """The split whose groups the config's group values must name: the one the
+    model learns from, or the test split when the run trains nothing."""
+    return "train" if config.needs_training else "test"
+
+
+def _split_files(config: Config, files: Sequence[str], split: str) -> List[str]:
+    pattern = config.data.splits.get(split)
     if not pattern:
-        return list(files)  # hash-split: train is a subset of every file
+        return list(files)  # hash-split, or every file is the test split
     base = os.path.abspath(os.path.expanduser(config.data.input_base))
     return [f for f in files if fnmatch.fnmatch(os.path.relpath(f, base), pattern)]
 
@@ -80,31 +88,36 @@ def constraint_groups(config: Config) -> List[tuple]:
     return found
 
 
-def check(config: Config, files: Sequence[str], condition_columns: Sequence[str] = ()
-          ) -> None:
+def check(config: Config, files: Sequence[str], condition_columns: Sequence[str] = (),
+          dropped: Sequence[str] = ()) -> None:
+    """`dropped`: repeated header names left out of the examples (csv_header)."""
     data = config.data
     origin = config.source_file or "the config"
     kinds = feature_kinds(data)
     lookup = run_columns.merge_lookup(data.group_merge)
-    train = set(_train_files(config, files))
-    train_groups: Dict[str, int] = collections.Counter()
+    split = groups_split(config)
+    in_split = set(_split_files(config, files, split))
+    split_groups: Dict[str, int] = collections.Counter()
     values: Dict[str, List[str]] = collections.defaultdict(list)
     features: List[str] = []
     for path in files:
-        header, rows = _read(path)  # header names are unique (preflight.check_csv)
+        raw_header, rows = _read(path)
+        column_at = csv_header.read_header(raw_header, dropped)
+        header = list(column_at)
         for key, names in (("data.features", list(kinds)),
                            ("data.exclude_features", data.exclude_features),
                            ("evaluation.eval_config (condition column)",
                             list(condition_columns))):
             for name in names:
-                if name not in header:
+                if name not in raw_header:
                     raise ContentError(
                         f"{path}: column '{name}' named by {key} in {origin} is not "
-                        f"in the header (columns: {', '.join(header)})")
-        features = run_columns.resolve_features(header, data.label, data.group, kinds,
-                                                data.exclude_features)
-        label_at, group_at = header.index(data.label), header.index(data.group)
-        feature_at = {name: header.index(name) for name in features}
+                        f"in the header (columns: {', '.join(raw_header)})")
+        features = run_columns.resolve_features(
+            header, data.label, data.group, kinds,
+            [name for name in data.exclude_features if name in column_at])
+        label_at, group_at = column_at[data.label], column_at[data.group]
+        feature_at = {name: column_at[name] for name in features}
         for line, row in rows:
             if data.label_positive is not None:
                 cell = row[label_at]
@@ -118,25 +131,27 @@ def check(config: Config, files: Sequence[str], condition_columns: Sequence[str]
                     raise ContentError(f"{path} line {line}: {error} (data.label_"
                                        f"positive / data.label_negative in {origin})"
                                        ) from None
-            if path in train and row[group_at].strip():
-                train_groups[run_columns.merged_group(row[group_at], lookup)] += 1
+            if path in in_split and row[group_at].strip():
+                split_groups[run_columns.merged_group(row[group_at], lookup)] += 1
             for name, at in feature_at.items():
                 if row[at].strip():
                     values[name].append(row[at].strip())
-    _check_groups(config, train_groups, origin)
+    _check_groups(config, split_groups, origin, split)
     for name in features:
         _check_feature(name, kinds.get(name), values[name], files, origin)
 
 
-def _check_groups(config: Config, found: Dict[str, int], origin: str) -> None:
+def _check_groups(config: Config, found: Dict[str, int], origin: str,
+                  split: str) -> None:
     named = [(f"evaluation.groups[{i}]", g) for i, g in enumerate(config.evaluation.groups)]
-    named += constraint_groups(config)
+    if config.needs_training:
+        named += constraint_groups(config)
     listing = ", ".join(f"{g!r} ({n} rows)" for g, n in sorted(found.items()))
     for key, value in named:
         if str(value) not in found:
             raise ContentError(
                 f"'{key}' in {origin}: group value {value!r} is not in column "
-                f"'{config.data.group}' of the train split (values found"
+                f"'{config.data.group}' of the {split} split (values found"
                 f"{' after data.group_merge' if config.data.group_merge else ''}: "
                 f"{listing or 'none'})")
 

@@ -15,8 +15,9 @@ import glob
 import os
 from typing import List
 
+from fairgate import progress
 from fairgate.config import Config, ConfigError
-from fairgate.data import celeba_layout, csv_content, run_columns
+from fairgate.data import celeba_layout, csv_content, csv_header, run_columns
 
 
 class InputError(ValueError):
@@ -54,11 +55,17 @@ def check_inputs(config: Config) -> None:
         celeba_layout.dataset_dir(data.data_dir, data.dataset)
     elif data.source == "csv":
         files = _input_files(config, "*.csv")
-        for path in files:
-            check_csv(path, data.label, data.group)
+        repeated = [item for path in files
+                    for item in check_csv(path, data.label, data.group)]
+        conditions = _condition_columns(config)
         try:
-            csv_content.check(config, files, _condition_columns(config))
-        except csv_content.ContentError as error:
+            columns = csv_header.resolve(
+                repeated, run_columns.names_used(config, conditions),
+                config.source_file or "the config")
+            for warning in columns.warnings:
+                progress.logger.warning(warning)  # the terminal shows it
+            csv_content.check(config, files, conditions, dropped=columns.dropped)
+        except (csv_header.RepeatedColumnError, csv_content.ContentError) as error:
             raise InputError(str(error)) from None
         check_model(config, files)
     elif data.source == "tfrecord":
@@ -100,11 +107,7 @@ def check_model(config: Config, files: List[str]) -> None:
 
 def _condition_columns(config: Config) -> List[str]:
     from fairgate.metrics import eval_config  # deferred: pulls in TFMA
-    data = config.data
-    rendered = eval_config.render(
-        config.evaluation.resolved_eval_config(data.source), label=data.label,
-        group=data.group, groups=config.evaluation.groups)
-    return run_columns.condition_columns(rendered)
+    return run_columns.condition_columns(eval_config.of_run(config))
 
 
 def _input_files(config: Config, default_pattern: str) -> List[str]:
@@ -120,8 +123,10 @@ def _input_files(config: Config, default_pattern: str) -> List[str]:
     return files
 
 
-def check_csv(path: str, label: str, group: str) -> None:
-    """Header has the label and group columns; every row has the header's width."""
+def check_csv(path: str, label: str, group: str) -> List[csv_header.Repeated]:
+    """Header has the label and group columns; every row has the header's width.
+    Returns the header names the file repeats, compared over its rows in the
+    same pass (csv_header.resolve judges them)."""
     with open(path, newline="") as f:
         reader = csv.reader(f)
         try:
@@ -130,10 +135,7 @@ def check_csv(path: str, label: str, group: str) -> None:
             raise InputError(f"{path}: empty file, expected a header row") from None
         except (csv.Error, UnicodeDecodeError) as error:
             raise InputError(f"{path}: unreadable header: {error}") from None
-        twice = sorted({name for name in header if header.count(name) > 1})
-        if twice:
-            raise InputError(f"{path}: header names appear more than once: "
-                             f"{', '.join(repr(n) for n in twice)}; rename them")
+        repeats = csv_header.RepeatTracker(path, header)
         for role, column in (("label", label), ("group", group)):
             if column not in header:
                 raise InputError(f"{path}: no {role} column '{column}' in the header "
@@ -144,8 +146,11 @@ def check_csv(path: str, label: str, group: str) -> None:
                     raise InputError(
                         f"{path} line {reader.line_num}: {len(row)} fields, the header "
                         f"has {len(header)}")
+                if row and repeats:
+                    repeats.add(reader.line_num, row)
         except (csv.Error, UnicodeDecodeError) as error:
             raise InputError(f"{path} line {reader.line_num}: {error}") from None
+    return repeats.repeated()
 
 
 def check_tfrecord(path: str) -> None:

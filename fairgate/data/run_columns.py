@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
+from fairgate.config import feature_kinds
 from fairgate.metrics.groups import group_text
 
 
@@ -30,6 +31,26 @@ def resolve_features(columns: Sequence[str], label: str, group: str,
         return list(kinds)
     excluded = set(exclude) | {label, group}
     return [c for c in present if c not in excluded]
+
+
+def names_used(config, condition_columns: Sequence[str] = ()) -> Dict[str, str]:
+    """{column: the config key that names it}: every column the run reads by its
+    name (label, group, the listed data.features, data.feature_bounds, the gates'
+    condition columns). The single definition of "a column the run uses" (a
+    repeated header name whose columns differ is an error only for these,
+    fairgate/data/csv_header.py): a key that names a column of the data adds it here.
+    Columns taken implicitly (every column a feature) are not among them."""
+    data = config.data
+    used: Dict[str, str] = {}
+    for name in condition_columns:
+        used.setdefault(name, "evaluation.eval_config (condition column)")
+    for name in data.feature_bounds:
+        used.setdefault(name, "data.feature_bounds")
+    for name in feature_kinds(data):
+        used.setdefault(name, "data.features")
+    used[data.group] = "data.group"
+    used[data.label] = "data.label"
+    return used
 
 
 def condition_columns(eval_config) -> List[str]:

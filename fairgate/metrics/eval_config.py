@@ -60,6 +60,14 @@ GATE_MODULES = (GATE_MODULE, "fairgate.group_metrics")
 POLICY_KEYS = ("policy", "level")
 
 
+def of_run(config) -> tfma.EvalConfig:
+    """The run's EvalConfig: evaluation.eval_config (or the source's default)
+    rendered for the config's label, group and groups."""
+    data = config.data
+    return render(config.evaluation.resolved_eval_config(data.source), label=data.label,
+                  group=data.group, groups=config.evaluation.groups)
+
+
 def _thresholds(metric) -> list:
     found = [metric.threshold] if metric.HasField("threshold") else []
     return found + [t.threshold for t in metric.per_slice_thresholds] + \
