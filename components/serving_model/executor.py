@@ -13,6 +13,8 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, path_utils
 
+from components.serving_model import score_evaluation
+from fairgate.candidate import read_record as candidate_record
 from fairgate.serving_versions import newest_usable, push_record
 
 RECORD = "serving_model.json"  # at the root of ServingModel's output artifact
@@ -94,12 +96,29 @@ class BaselineAwareEvaluatorExecutor(tfx_evaluator.Executor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
+        model = input_dict.get(standard_component_specs.MODEL_KEY) or []
+        if model and candidate_record(model[0].uri).get("mode") == "predictions":
+            # No model to load: the examples hold the scores.
+            score_evaluation.evaluate_scores(self, input_dict, output_dict,
+                                             exec_properties)
+            return
         key = standard_component_specs.BASELINE_MODEL_KEY
         for artifact in input_dict.get(key) or []:
             check_current(read_record(artifact.uri))
         baseline = [a for a in input_dict.get(key) or [] if holds_model(a.uri)]
+        record = {"compared": bool(baseline)}
         if input_dict.get(key) and not baseline:
             logging.info("Evaluator: no model in serving yet; change thresholds "
                          "are skipped.")
+            record["why"] = "no model in serving yet: the change gates were skipped"
+        if baseline:
+            own = score_evaluation.baseline_specs(exec_properties, baseline[0].uri)
+            record = own["record"]
+            if own["properties"] is None:
+                baseline = []
+            else:
+                exec_properties = own["properties"]
         input_dict = {**input_dict, key: baseline}
         super().Do(input_dict, output_dict, exec_properties)
+        score_evaluation.write_baseline_record(artifact_utils.get_single_uri(
+            output_dict[standard_component_specs.EVALUATION_KEY]), record)
