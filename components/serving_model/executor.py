@@ -102,6 +102,10 @@ class BaselineAwareEvaluatorExecutor(tfx_evaluator.Executor):
             score_evaluation.evaluate_scores(self, input_dict, output_dict,
                                              exec_properties)
             return
+        if model and candidate_record(model[0].uri).get("mode") == "saved_model":
+            score_evaluation.check_score_range(
+                model[0], input_dict[standard_component_specs.EXAMPLES_KEY],
+                exec_properties)
         key = standard_component_specs.BASELINE_MODEL_KEY
         for artifact in input_dict.get(key) or []:
             check_current(read_record(artifact.uri))

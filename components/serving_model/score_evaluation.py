@@ -124,8 +124,8 @@ def evaluate_scores(executor, input_dict: Dict[str, List[types.Artifact]],
             tensor_representations=tfxio.TensorRepresentations())
         _ = (read | "Flatten" >> beam.Flatten()
              | "ExtractEvaluateAndWriteResults" >> tfma.ExtractEvaluateAndWriteResults(
-                 eval_shared_model=None, eval_config=config, output_path=output_uri,
-                 tensor_adapter_config=adapter))
+                 eval_shared_model=score_models(config), eval_config=config,
+                 output_path=output_uri, tensor_adapter_config=adapter))
     write_baseline_record(output_uri, {
         "compared": has_baseline,
         "why": "" if has_baseline else
@@ -135,6 +135,42 @@ def evaluate_scores(executor, input_dict: Dict[str, List[types.Artifact]],
         logging.info("No threshold configured, will not validate model.")
         return
     write_blessing(output_dict, input_dict, output_uri)
+
+
+def check_score_range(model: types.Artifact, examples: List[types.Artifact],
+                      exec_properties: Dict[str, Any]) -> None:
+    """A SavedModel candidate's scores on the evaluated splits lie in [0, 1]
+    (TFMA would bin them as probabilities without a word); else fails naming
+    candidate.output_key and the range seen."""
+    from components.side_effects import scoring  # TensorFlow, at run time
+    from fairgate.candidate import read_record
+    record = read_record(model.uri)
+    splits = json.loads(exec_properties.get(keys.EXAMPLE_SPLITS_KEY) or "null") \
+        or ["eval"]
+    for split in splits:
+        scores = scoring.model_scores(model.uri, scoring.split_records(
+            examples[0], split), record.get("score", ""))
+        if scores.size and not (scores.min() >= 0.0 and scores.max() <= 1.0):
+            raise ValueError(
+                f"candidate.output_key '{record.get('score')}' of {record.get('source')}: "
+                f"its scores on the {split} split range over [{scores.min():.4g}, "
+                f"{scores.max():.4g}], not [0, 1]: name an output that is a "
+                "probability (a logit is not)")
+
+
+def score_models(config: tfma.EvalConfig) -> List[tfma.types.EvalSharedModel]:
+    """One EvalSharedModel of TFMA's model type MATERIALIZED_PREDICTION per
+    ModelSpec: no model is loaded (the predictions are features), but TFMA
+    decides "has a baseline" and "rubber stamp" from the shared models, and with
+    none at all it would drop the baseline column and refuse change gates."""
+    has_baseline = any(spec.is_baseline for spec in config.model_specs)
+    return [tfma.types.EvalSharedModel(
+        model_name=spec.name if has_baseline else "",
+        model_type=tfma.constants.MATERIALIZED_PREDICTION,
+        is_baseline=spec.is_baseline,
+        rubber_stamp=not has_baseline and not spec.is_baseline,
+        include_default_metrics=False)
+        for spec in config.model_specs]
 
 
 def write_blessing(output_dict, input_dict, output_uri: str) -> None:

@@ -61,9 +61,15 @@ def column_decisions(records: List[bytes], column: str, where: str,
 def positive_decisions(model_uri: str, records: List[bytes],
                        output_key: str = PREDICTION_KEY,
                        threshold: float = side_effects.THRESHOLD) -> np.ndarray:
-    """The model's positive decisions (probability > threshold, as the gates).
-    `output_key`: the score output; a model without it that has one output (a
-    model in serving that names its score differently) is read from that."""
+    """The model's positive decisions (probability > threshold, as the gates)."""
+    return model_scores(model_uri, records, output_key) > threshold
+
+
+def model_scores(model_uri: str, records: List[bytes],
+                 output_key: str = PREDICTION_KEY) -> np.ndarray:
+    """The model's score of every record. `output_key`: the score output; a
+    model without it that has one output (a model in serving that names its
+    score differently) is read from that."""
     serving = path_utils.serving_model_path(model_uri)
     signature = tf.saved_model.load(serving).signatures["serving_default"]
     outputs = list(signature.structured_outputs)
@@ -74,10 +80,10 @@ def positive_decisions(model_uri: str, records: List[bytes],
         batch = tf.constant(records[start:start + BATCH])
         scores.append(np.reshape(signature(examples=batch)[output_key].numpy(), -1))
     if not scores:
-        return np.zeros(0, dtype=bool)
+        return np.zeros(0)
     probabilities = np.concatenate(scores)
     if probabilities.size != len(records):
         raise ValueError(f"the model at {serving} returned {probabilities.size} "
                          f"'{output_key}' for {len(records)} examples: one per "
                          "example is expected")
-    return probabilities > threshold
+    return probabilities
