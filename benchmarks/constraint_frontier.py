@@ -56,7 +56,7 @@ def _se(p: float, n: int) -> float:
 
 def _rate(rate: str, decisions, labels, mask):
     """(value, events, examples) of `rate` over the examples in `mask`."""
-    from fairgate import rates
+    from fairgate.metrics import rates
     events, n = (int(c) for c in rates.fraction(
         rates.confusion_counts(decisions, labels, mask), rate))
     return (events / n if n else float("nan")), events, n

@@ -99,7 +99,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import tensorflow as tf
-    from fairgate import config as config_lib, eval_config as eval_config_lib
+    from fairgate import config as config_lib
+    from fairgate.metrics import eval_config as eval_config_lib
     config = config_lib.load(args.config)
     outputs = _outputs(config)
     model_dir = os.path.join(outputs["Trainer"]["model"], "Format-Serving")

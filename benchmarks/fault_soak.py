@@ -55,8 +55,9 @@ from typing import Dict, List
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from fairgate import publication, release, serving_versions  # noqa: E402
-from fairgate.destination_lock import scan  # noqa: E402
+from fairgate.release import publication, serving_versions  # noqa: E402
+from fairgate.release import protocol  # noqa: E402
+from fairgate.release.destination_lock import scan  # noqa: E402
 from tests import push_workers  # noqa: E402
 
 COUNTS = ("unblessed_pushes", "duplicate_pushes", "partial_versions_visible",
@@ -467,7 +468,7 @@ def _push_phase(destination):
             n.isdigit() and not os.path.exists(os.path.join(destination, n, "saved_model.pb"))
             for n in names):
         return "mid-copy"
-    claims = os.path.join(destination, publication.CONTROL_DIR, release.CLAIMS_DIR)
+    claims = os.path.join(destination, publication.CONTROL_DIR, protocol.CLAIMS_DIR)
     pushed = len([n for n in names if n.isdigit()])
     if os.path.isdir(claims) and len(os.listdir(claims)) > pushed:
         return "after claiming, before copying"

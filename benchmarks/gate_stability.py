@@ -122,7 +122,7 @@ def train(work: str, seeds, num_examples: int, train_steps: int,
 def combined_eval_config(label: str, group: str, groups) -> "tfma.EvalConfig":
     """The shipped gates plus the point gates (renamed `point:...`), one config."""
     import tensorflow_model_analysis as tfma
-    from fairgate import eval_config
+    from fairgate.metrics import eval_config
     shipped = eval_config.render(eval_config.default_path("embedded_celeba"),
                                  label=label, group=group, groups=groups)
     point = eval_config.render(POINT_GATES, label=label, group=group, groups=groups)
@@ -136,7 +136,7 @@ def combined_eval_config(label: str, group: str, groups) -> "tfma.EvalConfig":
         for metric in renamed.metrics:
             options = json.loads(metric.config) if metric.config else {}
             if metric.module:
-                from fairgate import group_metrics
+                from fairgate.metrics import group_metrics
                 instance = getattr(group_metrics, metric.class_name)(**options)
                 options["name"] = POINT_PREFIX + instance.point_name \
                     if hasattr(instance, "point_name") else POINT_PREFIX + instance.name

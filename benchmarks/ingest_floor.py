@@ -2,7 +2,7 @@
 
 What no pipeline over these images can beat on this machine: read every TFDS
 shard of every split, decode each JPEG, resize and quantise it to the stored
-size with `fairgate.images` (the ExampleGen's own preprocessing), in parallel
+size with `fairgate.data.images` (the ExampleGen's own preprocessing), in parallel
 and batched, and throw the pixels away. Nothing is written. Prints JSON.
 
   .venv/bin/python benchmarks/ingest_floor.py --data-dir DIR --num-examples 202599
@@ -28,7 +28,7 @@ def floor_seconds(folder: str, image_size: int = 28, batch: int = 256) -> dict:
     (a prepared TFDS dataset folder)."""
     import tensorflow as tf
     import tensorflow_datasets as tfds
-    from fairgate.images import to_stored_pixels
+    from fairgate.data.images import to_stored_pixels
 
     builder = tfds.builder_from_directory(folder)
     features = builder.info.features
@@ -57,7 +57,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--image-size", type=int, default=28)
     args = parser.parse_args(argv)
-    from fairgate import celeba_layout, embedded_celeba
+    from fairgate.data import celeba_layout, embedded_celeba
     folder = celeba_layout.dataset_dir(
         args.data_dir, f"{embedded_celeba.NAME}/n{args.num_examples}_seed{args.seed}")
     print(json.dumps({"benchmark": "ingest_floor", "folder": folder,

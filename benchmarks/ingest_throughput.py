@@ -45,7 +45,7 @@ def _component_seconds(metadata_path: str) -> dict:
 def measure(size: int, data_dir: str, work_dir: str) -> dict:
     from tfx import v1 as tfx
     from components.celeba_example_gen import CelebAExampleGen
-    from fairgate import embedded_celeba
+    from fairgate.data import embedded_celeba
     from pipeline.pipeline import image_statistics_options
 
     start = time.time()

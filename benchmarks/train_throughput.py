@@ -20,8 +20,8 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from fairgate.embedded_celeba import faces  # noqa: E402
-from fairgate.images import to_stored_pixels  # noqa: E402
+from fairgate.data.embedded_celeba import faces  # noqa: E402
+from fairgate.data.images import to_stored_pixels  # noqa: E402
 from trainer_module import constraints, models  # noqa: E402
 from trainer_module.tfco_compat import BatchSlot, ConstrainedStep  # noqa: E402
 

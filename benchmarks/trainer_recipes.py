@@ -55,8 +55,8 @@ def load(num_examples: int, data_dir: str):
     if os.path.exists(path):
         d = np.load(path)
         return {s: (d[f"{s}_x"], d[f"{s}_y"], d[f"{s}_g"]) for s in SPLITS}
-    from fairgate import embedded_celeba
-    from fairgate.images import to_stored_pixels
+    from fairgate.data import embedded_celeba
+    from fairgate.data.images import to_stored_pixels
     builder = embedded_celeba.prepare(data_dir, num_examples, 0)
     out, arrays = {}, {}
     for s in SPLITS:
@@ -73,7 +73,7 @@ def load(num_examples: int, data_dir: str):
 
 
 def summarise(decisions, labels, groups) -> dict:
-    from fairgate import rates
+    from fairgate.metrics import rates
     result = {"accuracy": round(rates.value(
         rates.confusion_counts(decisions, labels), rates.ACCURACY), 4)}
     for group in (0, 1):

@@ -30,10 +30,12 @@ project() {
   "$python" -m pip install $quiet --no-deps --no-build-isolation -e "$root"
   # fairgate's own modules that Kubeflow tasks import: the entrypoint, the
   # components' executors and the custom artifact type by its TYPE_NAME
-  # (tests/test_kubeflow_spec.py imports every class the compiled spec names).
-  "$python" -c "import fairgate.kfp_entrypoint, fairgate.group_metrics, \
+  # (tests/test_kubeflow_spec.py imports every class the compiled spec names),
+  # and the paths that specs and EvalConfigs written before the package layout name.
+  "$python" -c "import pipeline.kfp_entrypoint, fairgate.metrics.group_metrics, \
+fairgate.kfp_entrypoint, fairgate.group_metrics, \
 trainer_module.run_fn, components.gated_pusher, components.serving_model, \
-components.fairness_report, components.celeba_example_gen, components.csv_example_gen, \
+components.evaluator, components.fairness_report, components.celeba_example_gen, components.csv_example_gen, \
 components.data_gate; \
 from fairgate import FairnessReport"
 }

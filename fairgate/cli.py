@@ -18,11 +18,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
-import re  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
+from fairgate import progress  # noqa: E402  (no TensorFlow)
 from fairgate.config import is_uri  # noqa: E402  (no TensorFlow)
 
 # google-api-core warns about Python 3.10 at import; TFX 1.16 requires 3.10.
@@ -32,17 +32,14 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 warnings.filterwarnings("ignore", category=RuntimeWarning,
                         module="tensorflow_model_analysis")
 
-_PROGRESS = re.compile(r"Component (\S+) is (running|finished)|Chose snapshot|"
-                       r"CelebAExampleGen: |DataValidationGate: |Generating (\d+|the embedded)"
-                       r"|Fairness report: |Model pushed to|already pushed as|^Progress: |"
-                       r"Training budget: |Waiting for .* to finish|is unusable: ")
-
 EXIT_PUSHED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOT_PUSHED = 0, 1, 2, 3
 
 
 class _ProgressFilter(logging.Filter):
+    """Passes progress lines only, chosen by their logger (fairgate.progress.is_progress)."""
+
     def filter(self, record):
-        return bool(_PROGRESS.search(record.getMessage()))
+        return progress.is_progress(record)
 
 
 def _divert_native_stderr(log_file: str) -> None:
@@ -114,8 +111,8 @@ def _run(args) -> int:
     print(f"fairgate: running '{config.name}' ({config.data.source}) with the "
           f"{args.runner} runner; full log: {log_file}", file=sys.stderr)
     from fairgate.config import ConfigError
-    from fairgate.preflight import InputError
-    from fairgate.celeba_layout import DatasetNotFoundError
+    from fairgate.data.preflight import InputError
+    from fairgate.data.celeba_layout import DatasetNotFoundError
     from pipeline import kfp_spec, runners
     start = time.time()
     try:
@@ -263,7 +260,7 @@ def _prepare(args) -> int:
     """Generates the embedded dataset: progress lines in the terminal, the full
     log (TFDS, native libraries) in DATA_DIR/prepare-embedded.log."""
     _setup_logging(os.path.join(os.path.abspath(args.data_dir), "prepare-embedded.log"))
-    from fairgate import embedded_celeba
+    from fairgate.data import embedded_celeba
     builder = embedded_celeba.prepare(args.data_dir, args.num_examples, args.seed)
     print(builder.data_path)
     return 0

@@ -8,7 +8,7 @@ With no file at all, the defaults run the embedded CelebA-format demo.
 
 Loading a config imports no TensorFlow: checks that need TFCO or TFMA (the
 constraint spec, the rendered EvalConfig and its gates) run in
-`fairgate.preflight.check_config`, before anything else of a run.
+`fairgate.data.preflight.check_config`, before anything else of a run.
 
 A new nested section is a `Section` subclass with its keys (types, defaults,
 bounds, a docstring under each) and one field of that type in its parent with
@@ -28,7 +28,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Fiel
                       field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
-from fairgate import rates
+from fairgate.metrics import rates
 
 SOURCES = ("embedded_celeba", "tfds", "csv", "tfrecord")
 IMAGE_SOURCES = ("embedded_celeba", "tfds")  # the rest are tabular
@@ -38,7 +38,7 @@ TRAINER_MODES = ("tfco", "none", "correlation", "group_thresholds")
 LEARNING_RATE_SCHEDULES = ("auto", "cosine", "constant")
 FEATURE_KINDS = ("numeric", "categorical")
 SPLITS = ("train", "eval", "test")
-# evaluation.side_effects (fairgate/side_effects.py compares them)
+# evaluation.side_effects (fairgate/metrics/side_effects.py compares them)
 SIDE_EFFECT_POLICIES = ("warn", "gate")
 SIDE_EFFECT_RATES = (rates.FALSE_POSITIVE_RATE, rates.FALSE_NEGATIVE_RATE,
                      rates.ERROR_RATE, rates.POSITIVE_PREDICTION_RATE)
@@ -434,7 +434,7 @@ def _groups(groups):
 
 class SideEffectsConfig(Section):
     """The `evaluation.side_effects:` section: what the candidate made worse than a
-    reference model on the same test examples (fairgate/side_effects.py)."""
+    reference model on the same test examples (fairgate/metrics/side_effects.py)."""
 
     policy: Literal[SIDE_EFFECT_POLICIES] = "warn"
     """warn: shown with the verdict; gate: a side effect (Holm-corrected over the
@@ -467,7 +467,7 @@ class EvaluationConfig(Section):
     side_effects: SideEffectsConfig = Field(default_factory=SideEffectsConfig)
 
     def resolved_eval_config(self, source: str) -> str:
-        from fairgate import eval_config  # deferred: pulls in TFMA
+        from fairgate.metrics import eval_config  # deferred: pulls in TFMA
         return resolve_path(self.eval_config) if self.eval_config else \
             eval_config.default_path(source)
 

@@ -23,8 +23,8 @@ import yaml
 
 SCHEMA_VERSION = "2.1.0"
 # Every task's command: TFX's KFP v2 entrypoint behind fairgate's repair of the
-# input artifact types (see fairgate/kfp_entrypoint.py).
-ENTRYPOINT = ["python", "-m", "fairgate.kfp_entrypoint"]
+# input artifact types (see pipeline/kfp_entrypoint.py).
+ENTRYPOINT = ["python", "-m", "pipeline.kfp_entrypoint"]
 
 
 class SpecRefused(ValueError):

@@ -18,8 +18,9 @@ from typing import Any, Dict, Optional
 
 from tfx import v1 as tfx
 
-from fairgate import model_module, preflight
+from fairgate import model_module
 from fairgate.config import Config, ConfigError, ModelModule, is_uri
+from fairgate.data import preflight
 from pipeline import kfp_spec
 from pipeline.pipeline import NEVER_CACHED, create_pipeline
 

@@ -26,13 +26,15 @@ from components.candidate_model import CandidateModel
 from components.celeba_example_gen import CelebAExampleGen
 from components.csv_example_gen import csv_example_gen
 from components.data_gate import DataValidationGate
+from components.evaluator import BaselineAwareEvaluator
 from components.fairness_report import FairnessReportGen
 from components.gated_pusher import GatedPusher
-from components.serving_model import BaselineAwareEvaluator, ServingModel
+from components.serving_model import ServingModel
 from components.side_effects import SideEffectCheck
 from fairgate import candidate as candidate_lib
-from fairgate import embedded_celeba, eval_config, run_columns, side_effects
 from fairgate.config import Config, TrainerSettings, feature_kinds, resolve_path
+from fairgate.data import embedded_celeba, run_columns
+from fairgate.metrics import eval_config, side_effects
 
 # Hash split of a single input folder: train / eval / test = 8 : 1 : 1.
 _HASH_SPLIT = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[

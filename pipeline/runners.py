@@ -4,7 +4,6 @@ open-source backend would (pipeline/kfp_local). All run the same
 create_pipeline(config)."""
 from __future__ import annotations
 
-import logging
 import os
 from typing import Dict
 
@@ -12,14 +11,13 @@ from tfx import v1 as tfx
 from tfx.dsl.compiler import compiler
 from tfx.proto.orchestration import pipeline_pb2
 
-from fairgate import artifacts, preflight
+from fairgate import artifacts, progress
 from fairgate.config import Config
-from fairgate.destination_lock import DestinationLock, lock_for
+from fairgate.data import preflight
+from fairgate.release.destination_lock import DestinationLock, lock_for
 from pipeline.pipeline import NEVER_CACHED, create_pipeline
 
 RUNNERS = ("local", "beam", "kfp-local")
-
-log = logging.getLogger("fairgate.runs")
 
 
 def compile_ir(dag: tfx.dsl.Pipeline) -> pipeline_pb2.Pipeline:
@@ -52,9 +50,9 @@ def run_lock(config: Config, **options) -> DestinationLock:
     return lock_for(
         os.path.dirname(store), name=f"run-{os.path.basename(store)}",
         purpose=f"run of '{config.name}'",
-        on_wait=lambda holder: log.warning(
-            "Waiting for %s, another run on this pipeline root (ML Metadata %s), "
-            "to finish.", holder, store), **options)
+        on_wait=lambda holder: progress.logger.warning(
+                                                       "Waiting for %s, another run on this pipeline root (ML Metadata %s), "
+                                                       "to finish.", holder, store), **options)
 
 
 def _run(config: Config, runner: str, enable_cache: bool) -> Dict[str, Dict[str, str]]:

@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def tiny_tfds_dir(tmp_path_factory):
     """A TFDS data_dir holding a 300-example embedded dataset (generated once)."""
-    from fairgate import embedded_celeba
+    from fairgate.data import embedded_celeba
     data_dir = tmp_path_factory.mktemp("tfds")
     embedded_celeba.prepare(str(data_dir), num_examples=300, seed=3)
     return str(data_dir)

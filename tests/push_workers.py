@@ -18,10 +18,10 @@ from typing import Any, Dict, List, Optional, Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from fairgate import release, serving_versions  # noqa: E402
-from fairgate.destination_lock import scan  # noqa: E402
-from fairgate.publication import (CONTROL_DIR, INCOMING_PREFIX, GfileStorage,  # noqa: E402
-                                  LocalStorage, Storage)
+from fairgate.release import protocol, serving_versions  # noqa: E402
+from fairgate.release.destination_lock import scan  # noqa: E402
+from fairgate.release.publication import (CONTROL_DIR, INCOMING_PREFIX, GfileStorage,  # noqa: E402
+                                          LocalStorage, Storage)
 
 
 def make_models(folder: str, count: int, size: int = 50_000) -> List[str]:
@@ -68,7 +68,7 @@ def push(model: str, destination: str, object_storage: bool = False,
     """One release as GatedPusher runs it: {"ok", "version", "new", "error"}."""
     store = storage(object_storage, slow_copy_s)
     try:
-        version, new = release.release(
+        version, new = protocol.release(
             model, destination,
             {"fingerprint": serving_versions.fingerprint(model), "model_uri": model},
             storage=store, **lock_options)

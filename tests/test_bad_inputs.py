@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fairgate import celeba_layout, preflight
+from fairgate.data import celeba_layout, preflight
 from tests import pipeline_helpers as helpers
 from tests.tabular import write_csv
 

@@ -10,7 +10,8 @@ import sys
 import pytest
 import yaml
 
-from fairgate import config as config_lib, preflight
+from fairgate import config as config_lib
+from fairgate.data import preflight
 from fairgate.config import ConfigError
 
 

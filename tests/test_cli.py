@@ -9,7 +9,7 @@ import time
 import pytest
 import yaml
 
-from fairgate import serving_versions
+from fairgate.release import serving_versions
 from tests.pipeline_helpers import NATIVE_LOG_LINE
 from tests.tabular import write_biased_csv
 

@@ -8,8 +8,9 @@ import sys
 import pytest
 import yaml
 
-from fairgate import config as config_lib, preflight
+from fairgate import config as config_lib
 from fairgate.config import ConfigError
+from fairgate.data import preflight
 
 SHIPPED = ("embedded_celeba", "celeb_a", "csv_example", "kubeflow_embedded",
            "real_world_csv", "team_model")
@@ -41,7 +42,7 @@ def test_shipped_configs_load():
 
 
 def test_eval_configs_render_for_both_tasks():
-    from fairgate import eval_config
+    from fairgate.metrics import eval_config
     for source, gates in (("embedded_celeba", 8), ("csv", 6)):
         rendered = eval_config.render(eval_config.default_path(source), label="y",
                                       group="g", groups=["a", "b"])
@@ -131,13 +132,13 @@ def test_run_fn_settings_reject_unknown_keys():
 
 
 def _gate_file(tmp_path, metric_config, threshold, class_name="GroupRate",
-               module="fairgate.group_metrics"):
+               module="fairgate.metrics.group_metrics"):
     path = tmp_path / "gates.pbtxt"
     module_line = f'module: "{module}"' if module else ""
     path.write_text(
         'model_specs { label_key: "${label}" }\n'
         "metrics_specs {\n"
-        "  metrics { class_name: \"MinGroupSize\" module: \"fairgate.group_metrics\"\n"
+        "  metrics { class_name: \"MinGroupSize\" module: \"fairgate.metrics.group_metrics\"\n"
         "    config: '{\"group_key\": \"${group}\", \"groups\": ${groups}}'\n"
         "    threshold { value_threshold { lower_bound { value: 1 } } } }\n"
         f"  metrics {{ class_name: \"{class_name}\" {module_line}\n"
@@ -152,35 +153,35 @@ UPPER = "value_threshold { upper_bound { value: 0.1 } }"
 
 @pytest.mark.parametrize("metric_config, threshold, class_name, module, message", [
     ('{"group_key": "g", "policy": "confidence", "level": 1.2}', UPPER, "GroupRate",
-     "fairgate.group_metrics", r"'level'.*strictly between 0.5 and 1, got 1.2"),
+     "fairgate.metrics.group_metrics", r"'level'.*strictly between 0.5 and 1, got 1.2"),
     ('{"group_key": "g", "policy": "confidence", "level": 0.5}', UPPER, "GroupRate",
-     "fairgate.group_metrics", r"'level'.*strictly between 0.5 and 1, got 0.5"),
+     "fairgate.metrics.group_metrics", r"'level'.*strictly between 0.5 and 1, got 0.5"),
     ('{"group_key": "g", "policy": "bayesian"}', UPPER, "GroupRate",
-     "fairgate.group_metrics", r"'policy'.*must be one of point, confidence"),
+     "fairgate.metrics.group_metrics", r"'policy'.*must be one of point, confidence"),
     ('{"group_key": "g", "groups": [0, 1], "policy": "confidence"}',
      "value_threshold { lower_bound { value: 5 } }", "MinGroupSize",
-     "fairgate.group_metrics", r"'policy' needs a metric with an interval.*"
+     "fairgate.metrics.group_metrics", r"'policy' needs a metric with an interval.*"
                                r"MinGroupSize has none"),
     ('{"policy": "confidence", "level": 0.95}',
      "value_threshold { lower_bound { value: 0.8 } }", "BinaryAccuracy", "",
      r"'policy' needs a metric with an interval.*BinaryAccuracy has none"),
     ('{"group_key": "g", "policy": "confidence"}',
      "value_threshold { lower_bound { value: 0.01 } }", "GroupRate",
-     "fairgate.group_metrics", r"upper 95% bound.*upper_bound only"),
+     "fairgate.metrics.group_metrics", r"upper 95% bound.*upper_bound only"),
     ('{"group_key": "g", "policy": "confidence"}',
      "change_threshold { direction: LOWER_IS_BETTER absolute { value: 0.0 } }",
-     "GroupRate", "fairgate.group_metrics", r"put the change gate on a 'Regression'"),
+     "GroupRate", "fairgate.metrics.group_metrics", r"put the change gate on a 'Regression'"),
     ('{"metric": "GroupRateGap", "group_key": "g"}', UPPER, "Regression",
-     "fairgate.group_metrics", r"Regression gate is a change_threshold"),
+     "fairgate.metrics.group_metrics", r"Regression gate is a change_threshold"),
     ('{"metric": "GroupRateGap", "group_key": "g"}',
      "change_threshold { direction: HIGHER_IS_BETTER absolute { value: 0.0 } }",
-     "Regression", "fairgate.group_metrics", r"LOWER_IS_BETTER.*margin >= 0"),
+     "Regression", "fairgate.metrics.group_metrics", r"LOWER_IS_BETTER.*margin >= 0"),
     ('{"metric": "GroupRateGap", "groups": [0, 1]}',
      "change_threshold { direction: LOWER_IS_BETTER absolute { value: 0.02 } }",
-     "Regression", "fairgate.group_metrics", r"group_key is required"),
+     "Regression", "fairgate.metrics.group_metrics", r"group_key is required"),
     ('{"metric": "ConditionalRateGap", "group_key": "g", "groups": [0, 1]}',
      "change_threshold { direction: LOWER_IS_BETTER absolute { value: 0.02 } }",
-     "Regression", "fairgate.group_metrics", r"condition_key is required"),
+     "Regression", "fairgate.metrics.group_metrics", r"condition_key is required"),
 ])
 def test_bad_gate_policies_name_the_key_and_the_file(tmp_path, metric_config, threshold,
                                                      class_name, module, message):
@@ -192,7 +193,7 @@ def test_bad_gate_policies_name_the_key_and_the_file(tmp_path, metric_config, th
 
 
 def test_shipped_gates_use_the_confidence_policy():
-    from fairgate import eval_config, group_metrics
+    from fairgate.metrics import eval_config, group_metrics
     rendered = eval_config.render(eval_config.default_path("embedded_celeba"),
                                   label="y", group="g", groups=[0, 1])
     gated = [m for spec in rendered.metrics_specs for m in spec.metrics

@@ -78,7 +78,7 @@ def _faces(n, rng, brightness=120):
 
 
 def _summary(**splits):
-    from fairgate import image_summary
+    from fairgate.data import image_summary
     pixels = {}
     for name, images in splits.items():
         pixels[name] = image_summary.SplitPixels()

@@ -8,8 +8,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from fairgate import embedded_celeba
-from fairgate.images import to_stored_pixels
+from fairgate.data import embedded_celeba
+from fairgate.data.images import to_stored_pixels
 from tests import pipeline_helpers as helpers
 from tests.tabular import write_csv
 

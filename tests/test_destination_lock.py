@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from fairgate import destination_lock as dl
-from fairgate.publication import GfileStorage, LocalStorage, new_owner
+from fairgate.release import destination_lock as dl
+from fairgate.release.publication import GfileStorage, LocalStorage, new_owner
 
 
 class PausingStorage(LocalStorage):
@@ -109,7 +109,7 @@ def test_many_threads_never_overlap(tmp_path):
 def _dead_owner():
     """The owner name of a process that has exited."""
     child = subprocess.run([sys.executable, "-c",
-                            "from fairgate.publication import new_owner; print(new_owner())"],
+                            "from fairgate.release.publication import new_owner; print(new_owner())"],
                            capture_output=True, text=True, check=True)
     return child.stdout.strip()
 

@@ -4,8 +4,8 @@ import pytest
 import tensorflow_datasets as tfds
 from tensorflow_datasets.datasets.celeb_a import celeb_a_dataset_builder as real_celeb_a
 
-from fairgate import embedded_celeba
-from fairgate.embedded_celeba import faces
+from fairgate.data import embedded_celeba
+from fairgate.data.embedded_celeba import faces
 
 
 def test_split_sizes_follow_celeba():
@@ -49,7 +49,7 @@ def test_generation_is_deterministic_and_independent_of_chunking():
 
 
 def _faces_as_model_inputs(seed, split_seed, count):
-    from fairgate.images import to_stored_pixels
+    from fairgate.data.images import to_stored_pixels
     drawn = [faces.draw_face(np.random.default_rng([seed, split_seed, i]))
              for i in range(count)]
     # The stored uint8 pixels, scaled to [0, 1] as the model's first layer does.

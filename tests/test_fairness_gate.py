@@ -19,9 +19,9 @@ import pytest
 from PIL import Image
 from google.protobuf import text_format
 
-from fairgate import eval_config
-from fairgate import publication, serving_versions
-from fairgate import preflight
+from fairgate.data import preflight
+from fairgate.metrics import eval_config
+from fairgate.release import publication, serving_versions
 from tests import browser, pipeline_helpers as helpers
 from tests.tabular import write_biased_csv
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from fairgate import publication, release, serving_versions
+from fairgate.release import protocol, publication, serving_versions
 from tests import push_workers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,7 +25,7 @@ def models(tmp_path_factory):
 
 
 def _push(model, destination, object_storage=False, **options):
-    return release.release(model, destination,
+    return protocol.release(model, destination,
                            {"fingerprint": serving_versions.fingerprint(model)},
                            storage=push_workers.storage(object_storage), **options)
 
@@ -71,11 +71,11 @@ def test_concurrent_pushes_are_distinct_complete_and_once_per_model(
 def test_version_numbers_stay_above_folders_and_claims(models, tmp_path):
     serving = tmp_path / "serving"
     (serving / "9999999999").mkdir(parents=True)  # pushed by a pod whose clock ran ahead
-    assert release.next_version(str(serving)) == 10_000_000_000
-    claims = serving / publication.CONTROL_DIR / release.CLAIMS_DIR
+    assert protocol.next_version(str(serving)) == 10_000_000_000
+    claims = serving / publication.CONTROL_DIR / protocol.CLAIMS_DIR
     claims.mkdir(parents=True)
     (claims / "10000000005.someone").write_text("{}")  # claimed, folder since removed
-    assert release.next_version(str(serving)) == 10_000_000_006
+    assert protocol.next_version(str(serving)) == 10_000_000_006
     version, _ = _push(models[0], str(serving))
     assert version == "10000000006"
 
@@ -95,12 +95,12 @@ def test_a_failing_copy_is_removed_at_once_and_its_number_not_reused(
         real(self, source, target)
 
     monkeypatch.setattr(storage_class, "copy_file", copy_then_fail)
-    with pytest.raises(release.PushFailed, match=f"push to {serving} failed: .*No "
+    with pytest.raises(protocol.PushFailed, match=f"push to {serving} failed: .*No "
                                                  "space left.*partial version"):
         _push(models[0], serving, object_storage)
     assert serving_versions.versions(serving) == []
     assert sorted(os.listdir(serving)) == [publication.CONTROL_DIR]
-    failed = list(release.claims(serving, push_workers.storage(object_storage)))
+    failed = list(protocol.claims(serving, push_workers.storage(object_storage)))
     monkeypatch.setattr(storage_class, "copy_file", real)
     version, new = _push(models[0], serving, object_storage)
     assert new and int(version) > failed[0]

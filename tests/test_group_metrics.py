@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from fairgate import group_metrics as gm
+from fairgate.metrics import group_metrics as gm
 
 
 def cell(tp=0, fp=0, tn=0, fn=0):
@@ -87,7 +87,7 @@ def test_metrics_name_themselves_and_reject_bad_config():
 
 from scipy import stats  # noqa: E402
 
-from fairgate import intervals  # noqa: E402
+from fairgate.metrics import intervals  # noqa: E402
 
 
 def _scipy_bounds(x, n, level, method):

@@ -1,11 +1,11 @@
 """Post-processing (trainer.mode group_thresholds): `choose` on small synthetic
-eval sets, `decide`, and the vectorised bounds against fairgate.intervals."""
+eval sets, `decide`, and the vectorised bounds against fairgate.metrics.intervals."""
 import json
 
 import numpy as np
 import pytest
 
-from fairgate import intervals
+from fairgate.metrics import intervals
 from trainer_module import constraints, group_thresholds
 
 

@@ -46,7 +46,7 @@ def test_conditions_outside_the_subset_are_refused(condition, message):
 
 
 def test_entrypoint_types_untyped_inputs_from_the_input_definitions():
-    from fairgate import kfp_entrypoint
+    from pipeline import kfp_entrypoint
     # What the open-source driver sends for an upstream task's artifact.
     executor_input = {"inputs": {"artifacts": {"examples": {"artifacts": [
         {"name": "12", "uri": "gs://b/x", "type": {"instanceSchema": ""},

@@ -3,13 +3,14 @@ as the open-source backend would (real subprocesses per task, ML Metadata in
 SQLite), through the same CLI, verdict and exit codes as the other runners."""
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-from fairgate import serving_versions
+from fairgate.release import serving_versions
 from pipeline import kfp_spec
 from tests.pipeline_helpers import NATIVE_LOG_LINE
 from tests.tabular import write_biased_csv
@@ -64,6 +65,9 @@ def test_embedded_default_through_the_spec_is_blessed_and_pushed_once(embedded):
         assert f"Component {task} is running" in first.stderr, task
         assert f"Component {task} is finished" in first.stderr, task
     assert not NATIVE_LOG_LINE.search(first.stderr), first.stderr[-3000:]
+    # A task's own progress lines, relayed from its process, without absl's prefix.
+    assert "] [Trainer] Chose snapshot " in first.stderr, first.stderr[-3000:]
+    assert not re.search(r"\[\w+\] [IWEF]\d{4} \d\d:", first.stderr), first.stderr[-3000:]
     report = _report(workdir)
     assert report["verdict"]["blessed"] and report["serving_baseline"] == {
         "in_serving": False, "push_destination": str(workdir / "serving"),

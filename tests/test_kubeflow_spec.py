@@ -72,7 +72,7 @@ def test_entrypoint_and_every_executor_class_import_in_this_environment(spec):
     executors = spec["pipelineSpec"]["deploymentSpec"]["executors"]
     for executor in executors.values():
         command = executor["container"]["command"]
-        assert command == ["python", "-m", "fairgate.kfp_entrypoint"]
+        assert command == ["python", "-m", "pipeline.kfp_entrypoint"]
         importlib.import_module(command[2])
         args = executor["container"]["args"]
         path = args[args.index("--executor_class_path") + 1]
@@ -137,7 +137,7 @@ def test_trainer_runs_run_fn_from_the_image_and_gates_load_by_module(spec):
     trainer = json.dumps(_tasks(spec)["Trainer"])
     assert "module_file" not in trainer and "module_path" not in trainer
     assert ".whl" not in text  # nothing uploaded at compile time
-    assert "fairgate.group_metrics" in text
+    assert "fairgate.metrics.group_metrics" in text
     # The embedded dataset is generated under the pipeline root, not a local path.
     assert "gs://bucket/fairgate/root/tensorflow_datasets" in text
 

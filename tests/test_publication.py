@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from fairgate import destination_lock, publication
+from fairgate.release import destination_lock, publication
 
 
 def _folder(path, tag, names=("report.json", "report.html", "a.png")):
@@ -74,7 +74,7 @@ def test_a_folder_published_once_is_never_replaced(tmp_path, storage):
 
 
 def test_abandoned_copies_are_removed_only_when_their_owner_is_gone(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "from fairgate.publication import "
+    dead = subprocess.run([sys.executable, "-c", "from fairgate.release.publication import "
                            "new_owner; print(new_owner())"], capture_output=True,
                           text=True, check=True).stdout.strip()
     alive = publication.new_owner()

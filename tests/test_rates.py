@@ -1,5 +1,5 @@
-"""The rate table (fairgate/rates.py) against rates computed straight from
-decisions and labels, and the one spelling of a group value (fairgate/groups.py)."""
+"""The rate table (fairgate/metrics/rates.py) against rates computed straight from
+decisions and labels, and the one spelling of a group value (fairgate/metrics/groups.py)."""
 import math
 import subprocess
 import sys
@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from fairgate import rates
-from fairgate.groups import group_array, group_text, group_value
+from fairgate.metrics import rates
+from fairgate.metrics.groups import group_array, group_text, group_value
 
 # Each rate as the textbook defines it, from decisions and labels directly (an
 # independent reference for the table's cells and populations).
@@ -92,6 +92,6 @@ def test_group_columns_compare_with_config_values():
 
 
 def test_rates_and_groups_import_without_tensorflow():
-    code = ("import sys; import fairgate.rates, fairgate.groups, fairgate.run_columns; "
+    code = ("import sys; import fairgate.metrics.rates, fairgate.metrics.groups, fairgate.data.run_columns; "
             "sys.exit('tensorflow' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -8,10 +8,11 @@ import time
 
 import pytest
 
-from fairgate import config as config_lib, serving_versions
+from fairgate import config as config_lib
+from fairgate.release import serving_versions
 from pipeline import runners
-from tests.test_cli import FAIRGATE, write_config
 from tests.tabular import write_biased_csv
+from tests.test_cli import FAIRGATE, write_config
 
 
 @pytest.fixture(scope="module")

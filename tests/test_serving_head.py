@@ -131,7 +131,7 @@ def test_degenerate_calibration_fits_are_finite_or_flagged():
 
 
 def test_image_bytes_signature_takes_the_group_as_a_second_input(tmp_path):
-    from fairgate.images import decode_stored, to_stored_pixels
+    from fairgate.data.images import decode_stored, to_stored_pixels
     size, count = 8, 24
     rng = np.random.default_rng(5)
     images = rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8)

@@ -7,8 +7,9 @@ import shutil
 import pytest
 from tfx.types import standard_artifacts
 
+from components.evaluator import executor as evaluator
 from components.serving_model import executor
-from fairgate import serving_versions
+from fairgate.release import serving_versions
 from tests import push_workers
 
 
@@ -100,7 +101,7 @@ def test_serving_model_hands_on_a_copy_and_says_which(serving, tmp_path):
     copied = os.path.join(model.uri, "Format-Serving", "saved_model.pb")
     assert open(copied, "rb").read() == (serving / "200" / "saved_model.pb").read_bytes()
     assert executor.holds_model(model.uri)
-    executor.check_current(record)  # still what is in serving
+    evaluator.check_current(record)  # still what is in serving
 
 
 def test_a_corrupted_newest_version_is_named_and_skipped(serving, tmp_path):
@@ -109,7 +110,7 @@ def test_a_corrupted_newest_version_is_named_and_skipped(serving, tmp_path):
     assert record["version"] == "100"
     assert [u["version"] for u in record["unusable"]] == ["300", "200"]
     assert "does not parse" in record["unusable"][1]["reason"]
-    executor.check_current(record)  # the Evaluator applies the same rule
+    evaluator.check_current(record)  # the Evaluator applies the same rule
 
 
 def test_nothing_usable_in_serving_is_no_baseline(tmp_path, models):
@@ -128,6 +129,6 @@ def test_a_stale_baseline_is_refused(serving, tmp_path, models):
     _version(serving, 400, models[1], pushed=True)
     with pytest.raises(RuntimeError, match="is version 400, but the baseline handed "
                                            "to the Evaluator is version 200"):
-        executor.check_current(record)
+        evaluator.check_current(record)
     with pytest.raises(RuntimeError, match="enable_caching"):
-        executor.check_current({"in_serving": False, "push_destination": str(serving)})
+        evaluator.check_current({"in_serving": False, "push_destination": str(serving)})

@@ -1,10 +1,11 @@
-"""Side-effect statistics (fairgate/side_effects.py) against independent
+"""Side-effect statistics (fairgate/metrics/side_effects.py) against independent
 computations: rates straight from per-example numpy masks, intervals from a
 direct index bootstrap with its own generator, Holm by hand."""
 import numpy as np
 import pytest
 
-from fairgate import config as config_lib, side_effects as se
+from fairgate import config as config_lib
+from fairgate.metrics import side_effects as se
 
 GROUPS = ["a", "b"]
 

@@ -17,8 +17,8 @@ import shutil
 
 import pytest
 
-from fairgate import serving_versions
 from fairgate import cli
+from fairgate.release import serving_versions
 from tests import pipeline_helpers as helpers
 from tests import test_fairness_gate as gate_tests
 from tests.test_fairness_gate import GROUPS, LENIENT, write_gates

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from fairgate import config as config_lib, leakage, preflight
+from fairgate import config as config_lib
 from fairgate.config import ConfigError
+from fairgate.data import leakage, preflight
 from tests.tabular import messy_rows, write_rows
 
 FEATURES = ["hours", "occupation", {"education_num": "categorical"}]

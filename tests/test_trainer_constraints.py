@@ -130,7 +130,7 @@ def test_correlation_step_reduces_score_group_correlation():
 
 
 def test_measure_with_a_level_judges_the_confidence_bound():
-    from fairgate import intervals
+    from fairgate.metrics import intervals
     spec = constraints.parse({"constraints": [
         {"rate": "false_positive_rate", "group": 0, "upper_bound": 0.05},
         {"rate": "true_positive_rate", "group": 1, "lower_bound": 0.6},
@@ -244,7 +244,7 @@ def test_an_error_rate_constraint_is_judged_as_an_error_rate():
     # The gap's pair is (group 0, group 1): 3/4 - 1/4 and 1/4 - 3/4.
     assert point == pytest.approx([1 / 4 - 0.3, 3 / 4 - 1 / 4 - 0.1,
                                    1 / 4 - 3 / 4 - 0.1])
-    from fairgate import intervals
+    from fairgate.metrics import intervals
     _, bounded = constraints.measure(spec, SMALL_LOGITS, SMALL_LABELS, SMALL_GROUPS,
                                      level=0.75)
     assert bounded[0] == pytest.approx(intervals.rate_interval(1, 4, 0.75)[1] - 0.3)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fairgate.embedded_celeba import faces
-from fairgate.images import image_bytes, to_stored_pixels
+from fairgate.data.embedded_celeba import faces
+from fairgate.data.images import image_bytes, to_stored_pixels
 from tests import pipeline_helpers as helpers
 
 BOUND = 0.05
@@ -102,7 +102,7 @@ def test_image_bytes_signature_agrees_with_examples(trained, held_out):
     assert pixels.shape[1] == image_bytes(28)
     by_example = model.signatures["serving_default"](
         examples=tf.constant(_serialized(pixels)))["probabilities"].numpy()
-    # Quantised once, in fairgate.images: the same pixels reach the model.
+    # Quantised once, in fairgate.data.images: the same pixels reach the model.
     np.testing.assert_allclose(by_bytes, by_example, atol=1e-6, rtol=0)
     # PNG is lossless, JPEG is not: they agree to JPEG noise, not exactly.
     np.testing.assert_allclose(by_png, by_bytes, atol=0.1)

@@ -20,11 +20,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import tensorflow as tf
 import tensorflow_constrained_optimization as tfco
 
-from fairgate import rates
-from fairgate.groups import group_array, group_text, group_value
+from fairgate.metrics import rates
+from fairgate.metrics.groups import group_array, group_text, group_value
 from trainer_module.tfco_compat import BatchSlot
 
-# The rates TFCO can train, by their names in fairgate/rates.py (which measures
+# The rates TFCO can train, by their names in fairgate/metrics/rates.py (which measures
 # them exactly for snapshot selection). Aliases (positive_rate) are accepted.
 RATES = {
     rates.FALSE_POSITIVE_RATE: tfco.false_positive_rate,
@@ -115,7 +115,7 @@ def _check_rate(rate, at) -> str:
 
 
 def _check_group(group, known, at):
-    """The group value in its one spelling (fairgate/groups.py), if the data has it."""
+    """The group value in its one spelling (fairgate/metrics/groups.py), if the data has it."""
     group = group_value(group)
     if known is not None and group not in known:
         raise ConstraintSpecError(f"{at}: unknown group value {group!r} (the group "
@@ -211,14 +211,14 @@ def measure(spec: ConstraintSpec, logits, labels, groups,
 
     With `level` (the Trainer's selection_level), a constraint is judged by its
     one-sided confidence bound on the split instead of the point rate, the same
-    bounds the release gates use (fairgate/intervals.py): the upper bound of a
+    bounds the release gates use (fairgate/metrics/intervals.py): the upper bound of a
     rate for an upper_bound constraint, the lower bound for a lower_bound, the
     Newcombe upper bound of each signed difference for a gap. "Feasible" then
     means feasible with that confidence, not by a point estimate that the
     best-objective choice pushes to the edge of the bound.
     """
     import numpy as np
-    from fairgate import intervals
+    from fairgate.metrics import intervals
     positive = np.asarray(logits).reshape(-1) > 0
     labels = np.asarray(labels).reshape(-1)
     groups = group_array(groups)

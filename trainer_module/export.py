@@ -3,7 +3,7 @@
 * `serving_default`: serialized tf.Examples in, `probabilities` (and the raw
   `logits`) out (what TFMA and the Evaluator call).
 * `serving_image_bytes` (image models): JPEG or PNG bytes of any size in; the
-  same resizing and uint8 quantisation as ingestion (`fairgate.images`) happen
+  same resizing and uint8 quantisation as ingestion (`fairgate.data.images`) happen
   inside, so a face served as JPEG and as a stored tf.Example gets the same pixels.
 
 `head` (trainer_module/serving_head.py) turns the logit into calibrated
@@ -17,7 +17,7 @@ from typing import Callable, Dict, Optional
 
 import tensorflow as tf
 
-from fairgate.images import to_stored_pixels
+from fairgate.data.images import to_stored_pixels
 from trainer_module.serving_head import ServingHead
 
 

@@ -1,5 +1,5 @@
 """Post-processing for fairness: one decision threshold per group (numpy; every
-rate is fairgate/rates.py's, over the confusion counts at each candidate).
+rate is fairgate/metrics/rates.py's, over the confusion counts at each candidate).
 
 `trainer.mode: group_thresholds` trains the unconstrained model (as mode `none`)
 and then picks, on the **eval** split, a threshold in logit space for each group
@@ -42,20 +42,20 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 from scipy import special, stats
 
-from fairgate import rates
-from fairgate.groups import group_array, group_text, group_value
-from fairgate.intervals import SMALL_COUNT
+from fairgate.metrics import rates
+from fairgate.metrics.groups import group_array, group_text, group_value
+from fairgate.metrics.intervals import SMALL_COUNT
 
 MAX_CANDIDATES = 256
 DEFAULT_THRESHOLD = 0.0
 MAX_ROUNDS = 20  # coordinate descent
 
 
-# --- vectorised confidence bounds (the same formulas as fairgate.intervals) ---
+# --- vectorised confidence bounds (the same formulas as fairgate.metrics.intervals) ---
 # Kept vectorised for speed: the exhaustive search bounds every pair of
 # candidates at once (257 x 257 for a two-group gap); scalar calls of
-# fairgate.intervals would take seconds. tests/test_group_thresholds.py checks
-# these against fairgate.intervals (rate bounds and the Newcombe gap).
+# fairgate.metrics.intervals would take seconds. tests/test_group_thresholds.py checks
+# these against fairgate.metrics.intervals (rate bounds and the Newcombe gap).
 
 def _wilson(x, n, z):
     x, n = np.asarray(x, float), np.asarray(n, float)

@@ -18,12 +18,12 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.utils import io_utils
 from tfx_bsl.public import tfxio
 
-from fairgate import leakage, run_columns
-from fairgate import model_module
-from fairgate.model_module import MODEL_RECORD, summary
+from fairgate import model_module, progress
 from fairgate.config import TrainerSettings
-from fairgate.groups import group_array, group_text, group_value
-from fairgate.images import decode_stored
+from fairgate.data import leakage, run_columns
+from fairgate.data.images import decode_stored
+from fairgate.metrics.groups import group_array, group_text, group_value
+from fairgate.model_module import MODEL_RECORD, summary
 from trainer_module import (calibration, constraints, export, group_head,
                             group_thresholds, models, regularizers, selection,
                             tabular_inputs, training)
@@ -129,9 +129,9 @@ def train_steps(fn_args, settings: Settings) -> int:
     examples = count_examples(fn_args.train_files)
     steps = max(int(np.ceil(settings.train_epochs * examples / settings.batch_size)),
                 settings.min_train_steps)
-    logging.info("Training budget: %d steps of %d (%.1f epochs of %d train examples)",
-                 steps, settings.batch_size, steps * settings.batch_size / max(examples, 1),
-                 examples)
+    progress.logger.info("Training budget: %d steps of %d (%.1f epochs of %d train examples)",
+                         steps, settings.batch_size, steps * settings.batch_size / max(examples, 1),
+                         examples)
     return steps
 
 
@@ -482,9 +482,9 @@ def _train_and_export(fn_args) -> None:
     chosen = selection.choose(candidates, constrained=settings.mode == "tfco",
                               rank_objectives=settings.rank_objectives)
     model.set_weights(snapshots[chosen])
-    logging.info("Chose snapshot %d of %d (step %d): eval objective %.4f, max "
-                 "violation %.4f", chosen, len(candidates), candidates[chosen].step,
-                 candidates[chosen].objective, candidates[chosen].max_violation)
+    progress.logger.info("Chose snapshot %d of %d (step %d): eval objective %.4f, max "
+                         "violation %.4f", chosen, len(candidates), candidates[chosen].step,
+                         candidates[chosen].objective, candidates[chosen].max_violation)
 
     head = _post_process(settings, spec, eval_logits(), eval_labels,
                          eval_groups, schema, _record_dir(fn_args))

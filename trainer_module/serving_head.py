@@ -26,7 +26,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 import tensorflow as tf
 
-from fairgate.groups import group_text, group_value
+from fairgate.metrics.groups import group_text, group_value
 from trainer_module.group_thresholds import DEFAULT_THRESHOLD
 
 _HALF_UP = float(np.nextafter(np.float32(0.5), np.float32(1.0)))

@@ -17,7 +17,6 @@ runners never take it from the cache (pipeline.NEVER_CACHED).
 import json
 import os
 
-from absl import logging
 from tfx.dsl.component.experimental.annotations import (InputArtifact,
                                                          OutputArtifact, Parameter)
 from tfx.dsl.component.experimental.decorators import component
@@ -39,8 +38,9 @@ def CandidateModel(  # pylint: disable=invalid-name
     serving model's scores (predictions mode). `files`: the Importer's artifact."""
     import tensorflow as tf  # heavy imports at run time
     from tfx.utils import io_utils, path_utils
+    from fairgate import progress
     from fairgate.candidate import RECORD
-    from fairgate.serving_versions import fingerprint
+    from fairgate.release.serving_versions import fingerprint
 
     record = {"mode": mode, "trained_here": False, "source": source,
               "score": score, "baseline_scores": baseline_scores,
@@ -50,8 +50,8 @@ def CandidateModel(  # pylint: disable=invalid-name
             model.uri, path_utils.is_old_model_artifact(model))
         io_utils.copy_dir(files.uri, target)
         record["fingerprint"] = fingerprint(target)
-        logging.info("CandidateModel: %s (content fingerprint %s), not trained here.",
-                     source, record["fingerprint"][:12])
+        progress.logger.info("CandidateModel: %s (content fingerprint %s), not "
+                             "trained here.", source, record["fingerprint"][:12])
     tf.io.gfile.makedirs(model.uri)
     with tf.io.gfile.GFile(os.path.join(model.uri, RECORD), "w") as f:
         json.dump(record, f, indent=2)

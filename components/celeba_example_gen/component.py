@@ -9,8 +9,8 @@ from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from components.celeba_example_gen import executor
-from fairgate.celeba_layout import SPLIT_MAP
-from fairgate.images import DEFAULT_IMAGE_SIZE, IMAGE_ENCODING
+from fairgate.data.celeba_layout import SPLIT_MAP
+from fairgate.data.images import DEFAULT_IMAGE_SIZE, IMAGE_ENCODING
 
 
 class CelebAExampleGenSpec(ComponentSpec):
@@ -18,7 +18,7 @@ class CelebAExampleGenSpec(ComponentSpec):
         "data_dir": ExecutionParameter(type=str),
         "dataset": ExecutionParameter(type=str),
         "image_size": ExecutionParameter(type=int),
-        # How `image` is stored (fairgate.images.IMAGE_ENCODING): part of the cache
+        # How `image` is stored (fairgate.data.images.IMAGE_ENCODING): part of the cache
         # key, so examples stored another way are never reused.
         "image_encoding": ExecutionParameter(type=str),
         "embedded_num_examples": ExecutionParameter(type=int, optional=True),
@@ -36,7 +36,7 @@ class CelebAExampleGen(base_beam_component.BaseBeamComponent):
     """Reads a TFDS dataset with `celeb_a`'s features and emits tf.Examples.
 
     Each example has `image` (one bytes value: the size*size*3 uint8 pixels,
-    row-major HWC, as `fairgate.images.to_stored_pixels` makes them) and every
+    row-major HWC, as `fairgate.data.images.to_stored_pixels` makes them) and every
     CelebA attribute as an int64 0/1 feature under its own name (`Smiling`, `Young`,
     ...). Splits train/eval/test come from CelebA's train/validation/test. The
     artifact also holds `image_summary.json`, each split's pixel summary.

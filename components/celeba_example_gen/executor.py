@@ -12,12 +12,11 @@ artifact and moved into its `Split-*` folder only when every shard of every spli
 is written, so a failure (a corrupt shard, a kill while writing) leaves no
 `Split-*` folder that looks complete; the staging folder is removed on failure.
 
-While it writes, it records each split's pixel summary (fairgate.image_summary)
+While it writes, it records each split's pixel summary (fairgate.data.image_summary)
 for the data gate's pixel checks.
 """
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any, Dict, List
 
@@ -34,9 +33,10 @@ from tfx.types import artifact_utils
 from tfx.utils import proto_utils
 from tfx_bsl.coders.example_coder import RecordBatchToExamplesEncoder
 
-from fairgate import celeba_layout, image_summary, publication
-from fairgate.images import image_bytes, to_stored_pixels
-from fairgate.progress import Progress
+from fairgate.data import celeba_layout, image_summary
+from fairgate.data.images import image_bytes, to_stored_pixels
+from fairgate.progress import Progress, logger as progress_log
+from fairgate.release import publication
 
 _BATCH = 256
 IMAGE_FEATURE = "image"
@@ -51,7 +51,7 @@ def locate_dataset(exec_properties: Dict[str, Any]) -> str:
     data_dir, dataset = exec_properties["data_dir"], exec_properties["dataset"]
     num_examples = exec_properties.get("embedded_num_examples")
     if num_examples:
-        from fairgate import embedded_celeba  # registers the builder; only needed here
+        from fairgate.data import embedded_celeba  # registers the builder; only needed here
         builder = embedded_celeba.prepare(
             data_dir, num_examples, exec_properties.get("embedded_seed") or 0)
         return str(builder.data_path)
@@ -204,9 +204,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples_utils.set_file_format(examples, write_split.to_file_format_str(
             exec_properties.get("output_file_format")
             or example_gen_pb2.FORMAT_TFRECORDS_GZIP))
-        logging.info("CelebAExampleGen: wrote splits %s (image: %d bytes of uint8 "
-                     "pixels per example) to %s", split_names, image_bytes(image_size),
-                     examples.uri)
+        progress_log.info("CelebAExampleGen: wrote splits %s (image: %d bytes of uint8 "
+                          "pixels per example) to %s", split_names, image_bytes(image_size),
+                          examples.uri)
 
     def _write_splits(self, input_config, builder, folder: str, image_size: int,
                       staging: str) -> Dict[str, image_summary.SplitPixels]:
@@ -215,8 +215,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         for split in input_config.splits:
             info = builder.info.splits[split.pattern]
             shards = [str(p) for p in info.filepaths]
-            logging.info("CelebAExampleGen: split %s: %d examples in %d shards from %s",
-                         split.pattern, info.num_examples, len(shards), folder)
+            progress_log.info("CelebAExampleGen: split %s: %d examples in %d shards from %s",
+                              split.pattern, info.num_examples, len(shards), folder)
             out = os.path.join(staging, f"Split-{split.name}")
             tf.io.gfile.makedirs(out)
             pixels = summaries[split.name] = image_summary.SplitPixels()
@@ -227,7 +227,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                     out, f"{write_split.DEFAULT_TF_RECORD_FILE_NAME}-"
                          f"{index:05d}-of-{len(shards):05d}.gz")
                 count = write_shard(read_shard(shard), shard, target, pixels, progress)
-                logging.info("CelebAExampleGen: %s -> %d examples", shard, count)
+                progress_log.info("CelebAExampleGen: %s -> %d examples", shard, count)
             progress.done()
             if pixels.examples != info.num_examples:
                 raise InvalidDatasetError(

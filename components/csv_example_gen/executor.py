@@ -17,7 +17,7 @@ from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen.csv_example_gen import executor as csv_executor
 from tfx.proto import example_gen_pb2
 
-from fairgate import run_columns
+from fairgate.data import run_columns
 
 
 def settings_of(exec_properties: Dict[str, Any]) -> Dict[str, Any]:

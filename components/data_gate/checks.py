@@ -168,7 +168,7 @@ def image_size_problems(split: str, stats: statistics_pb2.DatasetFeatureStatisti
     return problems
 
 
-# Pixel checks over the ExampleGen's per-split summaries (fairgate.image_summary).
+# Pixel checks over the ExampleGen's per-split summaries (fairgate.data.image_summary).
 MAX_BLANK_SHARE = 0.01  # of a split's images with one value in every pixel
 MAX_BRIGHTNESS_SHIFT = 25.0  # uint8 levels between a split's mean and train's
 

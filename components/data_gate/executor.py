@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 from typing import Any, Dict, List
 
@@ -16,7 +15,8 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
 from components.data_gate import checks, run_schema
-from fairgate import image_summary
+from fairgate import progress
+from fairgate.data import image_summary
 
 
 class DataValidationError(ValueError):
@@ -66,8 +66,8 @@ class Executor(base_executor.BaseExecutor):
             anomalies = {split: tfdv.validate_statistics(
                 statistics_pb2.DatasetFeatureStatisticsList(datasets=[stats]), schema)
                 for split, stats in statistics.items()}
-            logging.info("DataValidationGate: the model's features are %s",
-                         ", ".join(features))
+            progress.logger.info("DataValidationGate: the model's features are %s",
+                                 ", ".join(features))
         image = json.loads(exec_properties.get("image") or "{}")
         pixel_summary = None
         if image and input_dict.get("examples"):
@@ -83,9 +83,9 @@ class Executor(base_executor.BaseExecutor):
             raise DataValidationError(
                 f"Data validation failed on {len(problems)} check(s); the run stops "
                 "before training:\n  - " + "\n  - ".join(problems))
-        logging.info("DataValidationGate: splits %s passed (label %s, group %s)",
-                     sorted(statistics), exec_properties["label_key"],
-                     exec_properties["group_key"])
+        progress.logger.info("DataValidationGate: splits %s passed (label %s, group %s)",
+                             sorted(statistics), exec_properties["label_key"],
+                             exec_properties["group_key"])
         # The validated schema is the gate's output: what trains on it depends on
         # the gate, so nothing trains on data that did not pass.
         target = os.path.join(

@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
-from fairgate import run_columns
+from fairgate.data import run_columns
 
 
 class UnknownColumnError(ValueError):

@@ -5,6 +5,7 @@ import os
 import tempfile
 from absl import logging
 from tfx import types
+from fairgate import progress
 from tfx.dsl.component.experimental.annotations import (InputArtifact,
                                                          OutputArtifact, Parameter)
 from tfx.dsl.component.experimental.decorators import component
@@ -48,7 +49,7 @@ def FairnessReportGen(  # pylint: disable=invalid-name
     from components.gated_pusher.executor import NEW_PUSH_KEY
     from components.serving_model.executor import read_record
     from components.side_effects.component import read_record as side_effect_record
-    from components.serving_model.score_evaluation import read_baseline_record
+    from components.evaluator.score_evaluation import read_baseline_record
     from components.gated_pusher.executor import NOTHING_TO_PUSH_KEY
     from fairgate.candidate import read_record as candidate_record
 
@@ -79,9 +80,9 @@ def FairnessReportGen(  # pylint: disable=invalid-name
     report.set_int_custom_property("blessed", int(blessed))
     report.set_int_custom_property("pushed", int(pushed))
     verdict = "BLESSED" if blessed else "NOT BLESSED"
-    logging.info("Fairness report: %s, %s. %s", verdict,
-                 "pushed" if pushed else "not pushed",
-                 " ".join(content["verdict"]["reasons"]))
+    progress.logger.info("Fairness report: %s, %s. %s", verdict,
+                         "pushed" if pushed else "not pushed",
+                         " ".join(content["verdict"]["reasons"]))
     if publish_dir:
         path = fairness_report.publish(local_dir, publish_dir)
         logging.info("Fairness report published to %s",

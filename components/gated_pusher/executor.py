@@ -12,10 +12,11 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from fairgate import release
-from fairgate.publication import storage_for
+from fairgate import progress
 from fairgate.candidate import read_record as candidate_record
-from fairgate.serving_versions import ARTIFACT, fingerprint
+from fairgate.release import protocol
+from fairgate.release.publication import storage_for
+from fairgate.release.serving_versions import ARTIFACT, fingerprint
 
 NEW_PUSH_KEY = "fairgate_new_push"  # 1: this execution copied the model
 NOTHING_TO_PUSH_KEY = "fairgate_nothing_to_push"  # 1: scores alone, no artifact
@@ -39,7 +40,8 @@ class Executor(tfx_pusher.Executor):
             input_dict[standard_component_specs.MODEL_KEY])
         candidate = candidate_record(model.uri)  # {} for a model trained here
         if candidate and not candidate.get("files"):
-            logging.info("Blessed scores without candidate.artifact: nothing to push.")
+            progress.logger.info("Blessed scores without candidate.artifact: nothing "
+                                 "to push.")
             model_push.set_int_custom_property(NOTHING_TO_PUSH_KEY, 1)
             self._MarkNotPushed(model_push)
             return
@@ -58,12 +60,12 @@ class Executor(tfx_pusher.Executor):
             record["source"] = candidate.get("source", "")
         if candidate.get("mode") == "predictions":  # any folder, no SavedModel
             record["kind"] = ARTIFACT
-        version, new = release.release(model_path, base, record)
+        version, new = protocol.release(model_path, base, record)
         where = storage_for(base).join(base, version)
         if new:
             model_push.set_int_custom_property(NEW_PUSH_KEY, 1)
-            logging.info("Model pushed to %s.", where)
+            progress.logger.info("Model pushed to %s.", where)
         else:
-            logging.info("Model %s is already pushed as %s: not pushed again.",
-                         model_fingerprint[:12], where)
+            progress.logger.info("Model %s is already pushed as %s: not pushed again.",
+                                 model_fingerprint[:12], where)
         self._MarkPushed(model_push, pushed_destination=where, pushed_version=version)

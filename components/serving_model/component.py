@@ -1,16 +1,15 @@
-"""ServingModel and BaselineAwareEvaluator: the release baseline without a Resolver.
+"""ServingModel: the release baseline without a Resolver.
 
 A TFX Resolver (LatestBlessedModelStrategy) compiles to a `resolver` executor,
 which the open-source Kubeflow Pipelines backend refuses. The model in serving
 is the natural baseline anyway: GatedPusher records every version it pushed, so
-a plain container component can read the newest one. Every runner (local, Beam,
-Kubeflow, kfp-local) executes the same two components.
+a plain container component can read the newest one, which
+BaselineAwareEvaluator (components/evaluator/) takes as its baseline. Every runner
+(local, Beam, Kubeflow, kfp-local) executes the same two components.
 """
 from __future__ import annotations
 
 from tfx import types
-from tfx import v1 as tfx
-from tfx.components.evaluator import component as evaluator_component
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
@@ -41,15 +40,3 @@ class ServingModel(base_component.BaseComponent):
         super().__init__(spec=ServingModelSpec(
             push_destination=push_destination,
             model=types.Channel(type=standard_artifacts.Model)))
-
-
-class BaselineAwareEvaluator(tfx.components.Evaluator):
-    """TFX's Evaluator, except that a `baseline_model` artifact holding no model
-    (nothing in serving yet) counts as no baseline: the change thresholds are
-    then skipped, as TFX does when no baseline is given."""
-
-    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.BaselineAwareEvaluatorExecutor)
-
-
-# The spec (inputs, outputs, parameters) is TFX's own.
-assert BaselineAwareEvaluator.SPEC_CLASS is evaluator_component.Evaluator.SPEC_CLASS

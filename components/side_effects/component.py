@@ -1,5 +1,5 @@
 """SideEffectCheck: scores the candidate and a reference model on the same test
-examples, lists what the candidate made worse (fairgate/side_effects.py) and
+examples, lists what the candidate made worse (fairgate/metrics/side_effects.py) and
 writes the run's blessing: the Evaluator's verdict, and under
 `evaluation.side_effects.policy: gate` also the side effects' (GatedPusher reads
 this one blessing). The record, side_effects.json, sits in the blessing's folder.
@@ -70,7 +70,7 @@ def SideEffectCheck(  # pylint: disable=invalid-name
     from components.serving_model.executor import holds_model
     from components.serving_model.executor import read_record as serving_record
     from components.side_effects import scoring
-    from fairgate import side_effects
+    from fairgate.metrics import side_effects
     from fairgate.report import without_nan
 
     options = json.loads(settings)

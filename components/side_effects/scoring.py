@@ -11,7 +11,7 @@ import tensorflow as tf
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from fairgate import side_effects
+from fairgate.metrics import side_effects
 
 BATCH = 1024
 PREDICTION_KEY = "probabilities"

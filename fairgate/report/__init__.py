@@ -184,8 +184,8 @@ def publish(report_dir: str, stable_dir: str) -> str:
     a concurrent run publishing its own, sees one whole report, never a mix
     (publication.replace_folder; on object storage report.json is written last,
     under the folder's lock)."""
-    from fairgate.destination_lock import lock_for
-    from fairgate.publication import replace_folder, storage_for
+    from fairgate.release.destination_lock import lock_for
+    from fairgate.release.publication import replace_folder, storage_for
     storage = storage_for(stable_dir)
     return replace_folder(report_dir, stable_dir, storage, completion=REPORT_JSON,
                           lock_factory=lambda target: lock_for(target, storage))

@@ -16,9 +16,9 @@ import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_specs, metric_types
 from tensorflow_model_analysis.writers import eval_config_writer
 
-from fairgate import intervals
-from fairgate import rates as rate_table  # `rates` names the report's per-group rows
-from fairgate.groups import group_text
+from fairgate.metrics import intervals
+from fairgate.metrics import rates as rate_table  # `rates` names the report's per-group rows
+from fairgate.metrics.groups import group_text
 
 REPORT_THRESHOLDS = (0.22, 0.5, 0.75)
 INTERVAL_LEVEL = 0.95  # the report's per-group error bars
@@ -179,11 +179,12 @@ def _applicable_slices(slice_spec, metrics: SliceMetrics) -> List[str]:
 def _gate_metrics(config: tfma.EvalConfig) -> Dict[str, Any]:
     """{gated metric name: fairgate metric instance} for the metrics with an
     interval (their policy, level, point and bound names)."""
-    from fairgate import group_metrics
+    from fairgate.metrics import group_metrics
+    from fairgate.metrics.eval_config import GATE_MODULES
     found = {}
     for spec in config.metrics_specs:
         for metric in spec.metrics:
-            if metric.module != "fairgate.group_metrics" or \
+            if metric.module not in GATE_MODULES or \
                     not hasattr(group_metrics, metric.class_name):
                 continue
             try:

@@ -75,6 +75,7 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from fairgate import progress
 from fairgate.config import is_uri
 from pipeline import kfp_spec
 from pipeline.kfp_local import cel
@@ -83,6 +84,18 @@ from pipeline.kfp_local.store import DAG_EXECUTION, IMPORTER_EXECUTION, States, 
 log = logging.getLogger("fairgate.kfp_local")
 
 Outputs = Dict[str, Dict[str, str]]  # task -> output name -> URI
+
+
+def relay(task: str, line: str) -> None:
+    """One line of a task's output: a progress line (pipeline/kfp_entrypoint.py
+    writes them as `progress.task_line`) goes to the progress logger as
+    `[task] message`, without absl's prefix, so it reaches the terminal; any other
+    line goes to the run's log only."""
+    message = progress.from_task_line(line)
+    if message is None:
+        log.info("[%s] %s", task, line)
+    else:
+        progress.logger.info("[%s] %s", task, message)
 
 
 class TaskFailed(RuntimeError):
@@ -289,7 +302,7 @@ class _Run:
                 for line in process.stdout:
                     log_file.write(line)
                     line = line.rstrip("\n")
-                    log.info("[%s] %s", task, line)
+                    relay(task, line)
                     tail = (tail + [line])[-15:]
                 code = process.wait()
             finally:
@@ -366,7 +379,7 @@ class _Run:
         if len(outputs) != 1:
             raise TaskFailed(task, "failed to extract output artifact name from "
                              "componentOutputSpec")
-        log.info("Component %s is running.", task)
+        progress.logger.info("Component %s is running.", task)
         execution = self.store.start_execution(
             self.contexts, task, {}, "", {}, self.root_dag.id,
             execution_type=IMPORTER_EXECUTION)
@@ -379,7 +392,7 @@ class _Run:
                            output_artifacts={outputs[0]: artifact})
         self.executions[task] = execution.id
         self.outputs[task] = {outputs[0]: uri}
-        log.info("Component %s is finished (imported %s%s).", task, uri,
+        progress.logger.info("Component %s is finished (imported %s%s).", task, uri,
                  ", an artifact seen before" if reused is not None else "")
 
     # --- one task ---------------------------------------------------------
@@ -396,7 +409,7 @@ class _Run:
         upstream = kfp_spec.upstream(self.spec, task)
         if any(u in self.skipped for u in upstream):
             self.skipped.append(task)
-            log.info("Component %s is skipped: an upstream task was skipped.", task)
+            progress.logger.info("Component %s is skipped: an upstream task was skipped.", task)
             return
         task_spec = kfp_spec.tasks(self.spec)[task]
         label, executor = kfp_spec.executor_of(self.spec, task)
@@ -417,8 +430,8 @@ class _Run:
                     self.contexts, task, parameters, "", input_ids, self.root_dag.id)
                 self.store.publish(execution, self.contexts, States.CANCELED)
                 self.skipped.append(task)
-                log.info("Component %s is skipped: its condition is false (%s).",
-                         task, condition)
+                progress.logger.info("Component %s is skipped: its condition is false (%s).",
+                                     task, condition)
                 return
         executor_input["outputs"] = self.provision_outputs(task)
         # driver.go getFingerPrintsAndID: no fingerprint when the task does not
@@ -438,10 +451,10 @@ class _Run:
                 cached_execution_id=cached)
             self.executions[task] = execution.id
             self.outputs[task] = {k: v["runtime"]["uri"] for k, v in reused.items()}
-            log.info("Component %s is finished (cached: outputs of execution %d).",
-                     task, cached)
+            progress.logger.info("Component %s is finished (cached: outputs of execution %d).",
+                                 task, cached)
             return
-        log.info("Component %s is running.", task)
+        progress.logger.info("Component %s is running.", task)
         start = time.time()
         try:
             result = self.launch(task, executor["container"], executor_input)
@@ -453,7 +466,7 @@ class _Run:
                            output_artifacts=result["artifacts"])
         self.executions[task] = execution.id
         self.outputs[task] = {k: v["uri"] for k, v in result["artifacts"].items()}
-        log.info("Component %s is finished in %.0fs.", task, time.time() - start)
+        progress.logger.info("Component %s is finished in %.0fs.", task, time.time() - start)
 
 
 def run_spec(spec: Dict[str, Any], *, pipeline_root: str, metadata_path: str,

@@ -22,8 +22,8 @@ def load(n, data_dir, cache):
     if os.path.exists(path):
         d = np.load(path)
         return {s: (d[f"{s}_x"], d[f"{s}_y"], d[f"{s}_g"]) for s in ("train", "validation", "test")}
-    from fairgate.embedded_celeba import builder as b
-    from fairgate.images import to_stored_pixels
+    from fairgate.data.embedded_celeba import builder as b
+    from fairgate.data.images import to_stored_pixels
     bld = b.prepare(data_dir, n, 0)
     out, arrays = {}, {}
     for s in ("train", "validation", "test"):

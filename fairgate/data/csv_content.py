@@ -23,8 +23,8 @@ import os
 import re
 from typing import Dict, List, Sequence
 
-from fairgate import run_columns
 from fairgate.config import Config, feature_kinds
+from fairgate.data import run_columns
 
 DATE = re.compile(r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2})?)?"
                   r"|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})\s*$")

@@ -23,7 +23,7 @@ import json
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from fairgate.publication import Storage, storage_for
+from fairgate.release.publication import Storage, storage_for
 
 PUSH_RECORD = "fairgate_push.json"   # written inside every version GatedPusher pushes
 SAVED_MODEL = "saved_model.pb"        # written last: its presence makes a version loadable

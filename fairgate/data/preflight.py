@@ -15,8 +15,8 @@ import glob
 import os
 from typing import List
 
-from fairgate import celeba_layout, csv_content, run_columns
 from fairgate.config import Config, ConfigError
+from fairgate.data import celeba_layout, csv_content, run_columns
 
 
 class InputError(ValueError):
@@ -27,7 +27,7 @@ def check_config(config: Config) -> None:
     """The config keys that TFCO and TFMA judge: trainer.constraints and
     evaluation.eval_config, and a SavedModel candidate's signature (raises
     ConfigError naming the key and the file)."""
-    from fairgate import eval_config  # deferred: pulls in TFMA
+    from fairgate.metrics import eval_config  # deferred: pulls in TFMA
     from trainer_module import constraints  # deferred: pulls in TFCO
     from fairgate import candidate
     origin = config.source_file or "the default config"
@@ -73,7 +73,7 @@ def check_inputs(config: Config) -> None:
 
 
 def _condition_columns(config: Config) -> List[str]:
-    from fairgate import eval_config  # deferred: pulls in TFMA
+    from fairgate.metrics import eval_config  # deferred: pulls in TFMA
     data = config.data
     rendered = eval_config.render(
         config.evaluation.resolved_eval_config(data.source), label=data.label,

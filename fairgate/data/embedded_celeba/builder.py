@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import logging
 import multiprocessing
 import os
 
 import numpy as np
 import tensorflow_datasets as tfds
 
-from fairgate.embedded_celeba import faces
-from fairgate.progress import Progress
+from fairgate.data.embedded_celeba import faces
+from fairgate.progress import Progress, logger as progress_log
 
 NAME = "embedded_celeb_a"
 DEFAULT_NUM_EXAMPLES = 20_000
@@ -89,7 +88,7 @@ class EmbeddedCelebA(tfds.core.GeneratorBasedBuilder):
         chunks = [(seed, split_seed, start, min(start + _CHUNK, count))
                   for start in range(0, count, _CHUNK)]
         workers = min(os.cpu_count() or 1, len(chunks))
-        logging.info("Generating %d %s faces with %d processes", count, split, workers)
+        progress_log.info("Generating %d %s faces with %d processes", count, split, workers)
         progress = Progress(f"Generating embedded faces: split {split}", total=count,
                             unit="faces")
         if workers <= 1:
@@ -131,7 +130,7 @@ def prepare(data_dir: str, num_examples: int = DEFAULT_NUM_EXAMPLES, seed: int =
                              data_dir=data_dir)
     if not builder.is_prepared():
         tfds.disable_progress_bar()  # progress goes to the log, not a tqdm bar
-        logging.info("Generating the embedded dataset %s into %s", config.name, data_dir)
+        progress_log.info("Generating the embedded dataset %s into %s", config.name, data_dir)
         builder.download_and_prepare(
             download_config=tfds.download.DownloadConfig(try_download_gcs=False))
     return builder

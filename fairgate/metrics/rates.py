@@ -1,8 +1,8 @@
 """The rate table: every rate fairgate gates, trains or reports, defined once.
 
 A rate is events / examples over the confusion counts of binary decisions
-(label 1 = positive). The TFMA gate metrics (fairgate/group_metrics.py), their
-confidence bounds (fairgate/intervals.py takes the (events, examples) pairs made
+(label 1 = positive). The TFMA gate metrics (fairgate/metrics/group_metrics.py), their
+confidence bounds (fairgate/metrics/intervals.py takes the (events, examples) pairs made
 here), the Trainer's constraint measurement and snapshot selection
 (trainer_module/constraints.py), the per-group thresholds
 (trainer_module/group_thresholds.py) and the report all read this table, so a

@@ -72,14 +72,14 @@ import threading
 import time
 from typing import Callable, Dict, List, Optional
 
-from fairgate.publication import (CONTROL_DIR, Storage, new_owner,
-                                  owner_process_gone, storage_for)
+from fairgate.release.publication import (CONTROL_DIR, Storage, new_owner,
+                                          owner_process_gone, storage_for)
 
 HEARTBEAT_S = 5.0
 STALE_S = 60.0
 ALIVE, ENTERING, TICKET = "alive", "entering", "ticket"
 
-log = logging.getLogger("fairgate.destination_lock")
+log = logging.getLogger("fairgate.release.destination_lock")
 
 
 class LockLost(RuntimeError):

@@ -1,5 +1,5 @@
 """The embedded default dataset: generated faces in TFDS `celeb_a`'s feature layout."""
-from fairgate.embedded_celeba.builder import (
+from fairgate.data.embedded_celeba.builder import (
     CELEBA_NUM_EXAMPLES, DEFAULT_NUM_EXAMPLES, NAME, EmbeddedCelebA, config_for, prepare,
     split_sizes)
 

@@ -24,12 +24,13 @@ import logging
 import time
 from typing import Any, Dict, Optional, Tuple
 
-from fairgate.destination_lock import DestinationLock, LockTimeout, lock_for, scan
-from fairgate.publication import (CONTROL_DIR, INCOMING_PREFIX, Storage,
-                                  owner_process_gone, publish_once, remove_partial,
-                                  storage_for)
-from fairgate.serving_versions import (PUSH_RECORD, SAVED_MODEL, completion_file,
-                                      find_push, is_complete, versions)
+from fairgate import progress
+from fairgate.release.destination_lock import DestinationLock, LockTimeout, lock_for, scan
+from fairgate.release.publication import (CONTROL_DIR, INCOMING_PREFIX, Storage,
+                                          owner_process_gone, publish_once, remove_partial,
+                                          storage_for)
+from fairgate.release.serving_versions import (PUSH_RECORD, SAVED_MODEL, completion_file,
+                                               find_push, is_complete, versions)
 
 CLAIMS_DIR = "claims"
 
@@ -121,8 +122,8 @@ def release(model_path: str, base: str, record: Dict[str, Any],
         lock = lock_for(
             base, storage,
             purpose=f"push of model {model_fingerprint[:12]}",
-            on_wait=lambda holder: log.info("Waiting for %s to finish its push to %s.",
-                                            holder, base),
+            on_wait=lambda holder: progress.logger.info("Waiting for %s to finish its push to %s.",
+                                                        holder, base),
             **lock_options)
         lock.acquire()
     except LockTimeout as error:

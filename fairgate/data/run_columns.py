@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
-from fairgate.groups import group_text
+from fairgate.metrics.groups import group_text
 
 
 class LabelValueError(ValueError):
@@ -52,7 +52,7 @@ def condition_columns(eval_config) -> List[str]:
 
 def same_value(cell: Any, value: Any) -> bool:
     """A CSV cell (text) or a decoded value equals a config value (int or str),
-    both in the one spelling of fairgate/groups.py (labels are spelled alike)."""
+    both in the one spelling of fairgate/metrics/groups.py (labels are spelled alike)."""
     return group_text(cell) == group_text(value)
 
 

@@ -15,8 +15,9 @@ import tensorflow_model_analysis as tfma
 from google.protobuf import text_format
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_]+)\}")
-EVAL_CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), "eval_configs")
+# eval_configs/ at the repository root, two levels above fairgate/metrics/.
+EVAL_CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "eval_configs")
 
 
 class EvalConfigError(ValueError):
@@ -52,7 +53,10 @@ def render(path: str, *, label: str, group: str, groups: List[Any]) -> tfma.Eval
     return config
 
 
-GATE_MODULE = "fairgate.group_metrics"
+GATE_MODULE = "fairgate.metrics.group_metrics"
+# The gate metrics' module before it moved into fairgate/metrics/: EvalConfigs that
+# name it keep working (fairgate/group_metrics.py re-exports the metric classes).
+GATE_MODULES = (GATE_MODULE, "fairgate.group_metrics")
 POLICY_KEYS = ("policy", "level")
 
 
@@ -71,7 +75,7 @@ def check_policies(config: tfma.EvalConfig, path: str) -> None:
     and change thresholds belong on a `Regression` metric; a `Regression` takes
     only `change_threshold { direction: LOWER_IS_BETTER absolute { value: margin
     >= 0 } }`. Errors name the file, the metric's place and the key."""
-    from fairgate import group_metrics as gm  # the classes TFMA will build
+    from fairgate.metrics import group_metrics as gm  # the classes TFMA will build
 
     for i, spec in enumerate(config.metrics_specs):
         for j, metric in enumerate(spec.metrics):
@@ -80,13 +84,13 @@ def check_policies(config: tfma.EvalConfig, path: str) -> None:
             try:
                 options = json.loads(metric.config) if metric.config.strip() else {}
             except ValueError as error:
-                if metric.module == GATE_MODULE:
+                if metric.module in GATE_MODULES:
                     raise EvalConfigError(f"{where}: config is not JSON: {error}") \
                         from None
                 continue
             if not isinstance(options, dict):
                 options = {}
-            ours = metric.module == GATE_MODULE
+            ours = metric.module in GATE_MODULES
             with_interval = ours and metric.class_name in gm.INTERVAL_METRICS
             for key in POLICY_KEYS:
                 if key in options and not with_interval and not (
@@ -176,19 +180,16 @@ def without_gates(config: tfma.EvalConfig) -> tfma.EvalConfig:
     return stripped
 
 
-GATE_MODULE = "fairgate.group_metrics"
-
-
 def report_only(config: tfma.EvalConfig) -> tfma.EvalConfig:
     """What the report reads of a model that is measured but never judged (the
     unconstrained model): the report metrics (confusion matrices, Fairness
-    Indicators, calibration), without the gate metrics (fairgate.group_metrics:
+    Indicators, calibration), without the gate metrics (fairgate.metrics.group_metrics:
     their intervals and bootstrap regressions only serve thresholds) and
     without any threshold."""
     stripped = without_gates(config)
     kept = []
     for spec in stripped.metrics_specs:
-        metrics = [m for m in spec.metrics if m.module != GATE_MODULE]
+        metrics = [m for m in spec.metrics if m.module not in GATE_MODULES]
         if not metrics:
             continue
         del spec.metrics[:]

@@ -1,6 +1,6 @@
 """Confidence bounds for the gated quantities: pure functions over counts.
 
-Both the TFMA gate metrics (`fairgate/group_metrics.py`) and the report call these,
+Both the TFMA gate metrics (`fairgate/metrics/group_metrics.py`) and the report call these,
 so a gate and the page that explains it use the same numbers. No resampling for
 the absolute bounds: everything is a closed form of the confusion counts.
 

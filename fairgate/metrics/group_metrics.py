@@ -1,0 +1,683 @@
+"""Group fairness metrics for TFMA, loaded by `module: "fairgate.metrics.group_metrics"`.
+
+TFMA 0.47.1 cannot gate on FairnessIndicators sub-metrics or on cross-slice
+differences (see STACK_NOTES), so the gates are custom metrics computed on the
+overall slice from the group feature of every example. TFMA imports this module by
+name in every Beam worker (in-process, multi-processing, or a Kubeflow pod running
+the project image), so the gates behave the same everywhere: no patching.
+
+Metrics (each takes `group_key`, the threshold on the score, and a `name`):
+
+* `GroupRate`: a rate (fairgate/metrics/rates.py: accuracy, error_rate,
+  false_positive_rate, false_negative_rate, true_positive_rate,
+  positive_prediction_rate, alias positive_rate) of one group (`group`), or of
+  the worst group when no group is given. Default metric names keep the rate's
+  spelling as written in the config (`worst_group_positive_rate`).
+* `GroupRateGap`: largest minus smallest rate among the groups.
+* `ConditionalRateGap`: conditional equality (Beutel et al. 2019): within each
+  stratum of `condition_key`, the absolute gap between the groups' rates, weighted
+  by the stratum's share of the rate's denominator (negatives for FPR).
+* `OverallRate`: a rate over all examples (e.g. accuracy).
+* `MinGroupSize`: the smallest number of examples among the `groups` the data
+  must hold; a missing group counts 0.
+* `Regression`: how much worse the candidate is than the baseline model on one
+  of the quantities above, on the same examples (paired, seeded bootstrap).
+
+Policies (config keys `policy`, `level`): every metric with an interval emits its
+point value and its bounds (`<name>/lower95`, `<name>/upper95` at `level`, see
+fairgate/metrics/intervals.py). Under `"policy": "point"` (the default) thresholds
+compare the point value; under `"policy": "confidence"` the metric's name, and so
+its thresholds, is the bound on the bad side (upper for FPR and gaps, lower for
+accuracy and TPR): "upper 95% bound of FPR <= 0.10".
+
+Undefined values (a group without examples, fewer than two groups) are NaN, and
+TFMA fails every threshold on NaN: a gate never passes by absence.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+import apache_beam as beam
+import numpy as np
+from tensorflow_model_analysis.metrics import metric_types, metric_util
+
+from fairgate.metrics import intervals, rates
+from fairgate.metrics.groups import group_text
+
+# Confusion counts per (group, stratum) cell, indexed as fairgate/metrics/rates.py's
+# TP, FP, TN, FN.
+Counts = Dict[Tuple[str, str], np.ndarray]
+
+
+def _denominator(counts: np.ndarray, which: str) -> float:
+    return rates.fraction(counts, which)[1]
+
+
+def by_group(counts: Counts) -> Dict[str, np.ndarray]:
+    """Sums the cells over strata."""
+    totals: Dict[str, np.ndarray] = {}
+    for (group, _), cell in counts.items():
+        totals[group] = totals.get(group, np.zeros(4)) + cell
+    return totals
+
+
+def group_rate(counts: Counts, which: str, group: Optional[str] = None) -> float:
+    """The rate of `group`, or the worst (largest; smallest for accuracy and
+    true_positive_rate) rate among groups when `group` is None."""
+    groups = by_group(counts)
+    if group is not None:
+        return rates.value(groups[group], which) if group in groups else math.nan
+    values = [rates.value(cell, which) for cell in groups.values()]
+    if not values or any(math.isnan(v) for v in values):
+        return math.nan
+    return min(values) if rates.get(which).higher_is_better else max(values)
+
+
+def rate_gap(counts: Counts, which: str, groups: Optional[List[str]] = None) -> float:
+    """max - min of the groups' rates; NaN with fewer than two measurable groups
+    or when one of `groups` is absent."""
+    totals = by_group(counts)
+    names = groups if groups else sorted(totals)
+    if len(names) < 2 or any(g not in totals for g in names):
+        return math.nan
+    values = [rates.value(totals[g], which) for g in names]
+    if any(math.isnan(v) for v in values):
+        return math.nan
+    return max(values) - min(values)
+
+
+def conditional_rate_gap(counts: Counts, which: str,
+                         groups: Optional[List[str]] = None) -> float:
+    """Beutel et al.'s conditional equality: sum over strata s of
+    w_s * (max_g rate(g, s) - min_g rate(g, s)), w_s the stratum's share of the
+    rate's denominator. NaN when some stratum holds examples of the rate's
+    denominator but not for every group: the groups cannot be compared there, and
+    judging the other strata alone would pass by absence."""
+    names = groups if groups else sorted({g for g, _ in counts})
+    if len(names) < 2:
+        return math.nan
+    total_weight, weighted_gap = 0.0, 0.0
+    for stratum in sorted({s for _, s in counts}):
+        cells = [counts.get((g, stratum)) for g in names]
+        present = [c is not None and _denominator(c, which) > 0 for c in cells]
+        if not any(present):
+            continue  # nothing to compare, nothing hidden
+        if not all(present):
+            return math.nan
+        values = [rates.value(c, which) for c in cells]
+        weight = sum(_denominator(c, which) for c in cells)
+        weighted_gap += weight * (max(values) - min(values))
+        total_weight += weight
+    return weighted_gap / total_weight if total_weight else math.nan
+
+
+def min_group_size(counts: Counts, groups: List[str]) -> float:
+    totals = by_group(counts)
+    return float(min(totals.get(g, np.zeros(4)).sum() for g in groups))
+
+
+# --- Confidence bounds (fairgate/metrics/intervals.py) of the same quantities. ----------
+
+POLICIES = ("point", "confidence")
+DEFAULT_LEVEL = 0.95
+
+
+def bad_side(which: str) -> str:
+    """The side of a rate's interval a gate checks: the upper bound for rates
+    that should be small (FPR, FNR, gaps), the lower one for accuracy and TPR."""
+    return "lower" if rates.get(which).higher_is_better else "upper"
+
+
+def bound_name(point_name: str, side: str, level: float) -> str:
+    """'false_positive_rate/Young=0' -> 'false_positive_rate/Young=0/upper95'."""
+    return f"{point_name}/{side}{level * 100:g}"
+
+
+def _fractions(cells: Dict[str, np.ndarray], which: str,
+               names: Iterable[str]) -> List[Tuple[float, float]]:
+    return [rates.fraction(cells[g], which) for g in names]
+
+
+def group_rate_interval(counts: Counts, which: str, group: Optional[str],
+                        level: float) -> Tuple[float, float]:
+    groups = by_group(counts)
+    if group is not None:
+        return intervals.rate_interval(*rates.fraction(groups[group], which), level) \
+            if group in groups else intervals.NAN_INTERVAL
+    if math.isnan(group_rate(counts, which)):
+        return intervals.NAN_INTERVAL
+    return intervals.worst_rate_interval(_fractions(groups, which, sorted(groups)),
+                                         level, rates.get(which).higher_is_better)
+
+
+def overall_rate(counts: Counts, which: str) -> float:
+    return rates.value(sum(counts.values(), np.zeros(4)), which)
+
+
+def overall_rate_interval(counts: Counts, which: str,
+                          level: float) -> Tuple[float, float]:
+    return intervals.rate_interval(*rates.fraction(sum(counts.values(), np.zeros(4)),
+                                              which), level)
+
+
+def rate_gap_interval(counts: Counts, which: str, groups: Optional[List[str]],
+                      level: float) -> Tuple[float, float]:
+    if math.isnan(rate_gap(counts, which, groups)):
+        return intervals.NAN_INTERVAL
+    totals = by_group(counts)
+    return intervals.gap_interval(
+        _fractions(totals, which, groups if groups else sorted(totals)), level)
+
+
+def conditional_rate_gap_interval(counts: Counts, which: str,
+                                  groups: Optional[List[str]],
+                                  level: float) -> Tuple[float, float]:
+    if math.isnan(conditional_rate_gap(counts, which, groups)):
+        return intervals.NAN_INTERVAL
+    names = groups if groups else sorted({g for g, _ in counts})
+    strata = []
+    for stratum in sorted({s for _, s in counts}):
+        cells = [counts.get((g, stratum)) for g in names]
+        if all(c is not None and _denominator(c, which) > 0 for c in cells):
+            strata.append([rates.fraction(c, which) for c in cells])
+    return intervals.conditional_gap_interval(strata, level)
+
+
+class Quantity:
+    """What one gate metric measures, from confusion counts: the point value and
+    its bounds. `name` is the point value's metric name."""
+
+    def __init__(self, name: str, which: str, point, interval):
+        self.name, self.which = name, which
+        self.point, self.interval = point, interval
+
+    @property
+    def side(self) -> str:
+        return bad_side(self.which)
+
+    def outputs(self, counts: Counts, level: float) -> Dict[str, float]:
+        low, high = self.interval(counts, level=level)
+        return {self.name: float(self.point(counts)),
+                bound_name(self.name, "lower", level): float(low),
+                bound_name(self.name, "upper", level): float(high)}
+
+
+# --- TFMA combiners. --------------------------------------------------------------
+
+def _group_and_stratum(features, group_key: Optional[str],
+                       condition_key: Optional[str]) -> Tuple[str, str]:
+    if not group_key:
+        return "", ""
+    if group_key not in features:
+        raise ValueError(
+            f"group feature '{group_key}' is not in the evaluated examples "
+            f"(features: {', '.join(sorted(features))})")
+    stratum = ""
+    if condition_key:
+        if condition_key not in features:
+            raise ValueError(f"condition feature '{condition_key}' is not in the "
+                             "evaluated examples")
+        stratum = group_text(features[condition_key])
+    return group_text(features[group_key]), stratum
+
+
+def _decisions(element, eval_config, model_name: str, output_name: str,
+               threshold: float):
+    """(positive label, positive prediction) pairs of one example for one model."""
+    for label, prediction, _ in metric_util.to_label_prediction_example_weight(
+            element, eval_config=eval_config, model_name=model_name,
+            output_name=output_name):
+        yield (float(np.reshape(label, -1)[0]) > 0.5,
+               float(np.reshape(prediction, -1)[0]) > threshold)
+
+
+def _merge(accumulators, width: int):
+    merged = {}
+    for accumulator in accumulators:
+        for cell_key, cell in accumulator.items():
+            merged[cell_key] = merged.get(cell_key, np.zeros(width)) + cell
+    return merged
+
+
+class _GroupCountsCombiner(beam.CombineFn):
+    """Accumulates confusion counts per (group, stratum) at one score threshold;
+    `summarize(counts)` turns them into {metric name: value}."""
+
+    def __init__(self, key: metric_types.MetricKey, eval_config, group_key: Optional[str],
+                 condition_key: Optional[str], threshold: float, summarize):
+        self._key = key
+        self._eval_config = eval_config
+        self._group_key = group_key
+        self._condition_key = condition_key
+        self._threshold = threshold
+        self._summarize = summarize
+
+    def create_accumulator(self) -> Counts:
+        return {}
+
+    def add_input(self, accumulator: Counts,
+                  element: metric_types.StandardMetricInputs) -> Counts:
+        cell_key = _group_and_stratum(element.features or {}, self._group_key,
+                                      self._condition_key)
+        for positive_label, positive_prediction in _decisions(
+                element, self._eval_config, self._key.model_name,
+                self._key.output_name, self._threshold):
+            cell = accumulator.setdefault(cell_key, np.zeros(4))
+            if positive_prediction:
+                cell[rates.TP if positive_label else rates.FP] += 1
+            else:
+                cell[rates.FN if positive_label else rates.TN] += 1
+        return accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[Counts]) -> Counts:
+        return _merge(accumulators, 4)
+
+    def extract_output(self, accumulator: Counts) -> Dict[metric_types.MetricKey, float]:
+        return {self._key._replace(name=name): value
+                for name, value in self._summarize(accumulator).items()}
+
+
+def _baseline_name(eval_config) -> Optional[str]:
+    for spec in (eval_config.model_specs if eval_config else []):
+        if spec.is_baseline:
+            return spec.name
+    return None
+
+
+BOOTSTRAP_REPLICATES = 2000
+BOOTSTRAP_SEED = 20240610
+
+
+# Paired cells: index label * 4 + candidate positive * 2 + baseline positive.
+def split_paired(paired: Dict[Tuple[str, str], np.ndarray]) -> Tuple[Counts, Counts]:
+    """Joint (label, candidate, baseline) counts -> each model's confusion counts."""
+    candidate, baseline = {}, {}
+    for cell_key, joint in paired.items():
+        t = joint.reshape(2, 2, 2)  # [label, candidate positive, baseline positive]
+        for counts, predicted in ((candidate, t.sum(axis=2)), (baseline, t.sum(axis=1))):
+            counts[cell_key] = np.array([predicted[1, 1], predicted[0, 1],
+                                         predicted[0, 0], predicted[1, 0]])
+    return candidate, baseline
+
+
+def paired_bootstrap(paired: Dict[Tuple[str, str], np.ndarray], statistic,
+                     replicates: int = BOOTSTRAP_REPLICATES,
+                     seed: int = BOOTSTRAP_SEED) -> Tuple[np.ndarray, np.ndarray]:
+    """(observed, samples) of `statistic(candidate_counts, baseline_counts)` (a
+    sequence of floats) on the joint table and on `replicates` seeded bootstrap
+    resamples of it: the table of (group, stratum, label, candidate decision,
+    baseline decision) is resampled as one multinomial over examples, so the
+    pairing is kept. `samples` is (replicates, k); empty (0, k) when the table
+    holds no example."""
+    def evaluate(table):
+        return np.asarray(statistic(*split_paired(table)), dtype=float)
+
+    observed = evaluate(paired)
+    keys = sorted(paired)
+    flat = np.concatenate([paired[k] for k in keys]) if keys else np.zeros(0)
+    total = int(flat.sum())
+    if total == 0:
+        return observed, np.zeros((0, observed.size))
+    draws = np.random.default_rng(seed).multinomial(total, flat / total,
+                                                    size=replicates)
+    samples = np.array([evaluate({k: draw[8 * i:8 * i + 8] for i, k in enumerate(keys)})
+                        for draw in draws]).reshape(replicates, observed.size)
+    return observed, samples
+
+
+def paired_regression(paired: Dict[Tuple[str, str], np.ndarray], point,
+                      higher_is_better: bool, level: float,
+                      replicates: int = BOOTSTRAP_REPLICATES,
+                      seed: int = BOOTSTRAP_SEED) -> Tuple[float, float, float]:
+    """(regression, lower, upper): how much worse the candidate is than the
+    baseline on the same examples (candidate - baseline; baseline - candidate when
+    higher is better), with percentile bounds from the paired bootstrap
+    (`paired_bootstrap`)."""
+    def regression(candidate, baseline):
+        change = float(point(candidate)) - float(point(baseline))
+        return [-change if higher_is_better else change]
+
+    observed, samples = paired_bootstrap(paired, regression, replicates, seed)
+    if samples.size == 0 or math.isnan(observed[0]):
+        return float(observed[0]), math.nan, math.nan
+    low, high = intervals.quantile_bounds(list(samples[:, 0]), level)
+    return float(observed[0]), low, high
+
+
+class _PairedCountsCombiner(beam.CombineFn):
+    """For the candidate: joint counts of its and the baseline's decisions on
+    every example (TFMA hands a metric every model's predictions), then the
+    paired regression. The baseline compared with itself has no regression (0).
+    Without a baseline in the EvalConfig (the first run) the values are NaN; the
+    change thresholds that use them are then dropped by TFMA."""
+
+    def __init__(self, key: metric_types.MetricKey, eval_config, group_key,
+                 condition_key, threshold: float, quantity: Quantity, level: float,
+                 names: Tuple[str, str, str]):
+        self._key = key
+        self._eval_config = eval_config
+        self._group_key = group_key
+        self._condition_key = condition_key
+        self._threshold = threshold
+        self._quantity = quantity
+        self._level = level
+        self._names = names
+        self._baseline = _baseline_name(eval_config)
+
+    def _role(self) -> str:
+        if self._baseline is None:
+            return "alone"
+        return "baseline" if self._key.model_name == self._baseline else "candidate"
+
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, accumulator, element: metric_types.StandardMetricInputs):
+        if self._role() != "candidate":
+            return accumulator
+        cell_key = _group_and_stratum(element.features or {}, self._group_key,
+                                      self._condition_key)
+        candidate = list(_decisions(element, self._eval_config, self._key.model_name,
+                                    self._key.output_name, self._threshold))
+        baseline = list(_decisions(element, self._eval_config, self._baseline,
+                                   self._key.output_name, self._threshold))
+        for (label, mine), (_, theirs) in zip(candidate, baseline):
+            cell = accumulator.setdefault(cell_key, np.zeros(8))
+            cell[4 * int(label) + 2 * int(mine) + int(theirs)] += 1
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        return _merge(accumulators, 8)
+
+    def extract_output(self, accumulator) -> Dict[metric_types.MetricKey, float]:
+        role = self._role()
+        if role == "baseline":
+            values = (0.0, 0.0, 0.0)
+        elif role == "alone":
+            values = (math.nan, math.nan, math.nan)
+        else:
+            values = paired_regression(accumulator, self._quantity.point,
+                                       rates.get(self._quantity.which).higher_is_better,
+                                       self._level)
+        return {self._key._replace(name=name): float(value)
+                for name, value in zip(self._names, values)}
+
+
+# --- Metric classes. ---------------------------------------------------------------
+
+def _check_rate(which: str) -> None:
+    if rates.canonical(which) not in rates.TABLE:
+        raise ValueError(f"rate must be one of {', '.join(rates.RATES)} (or the alias "
+                         f"{', '.join(rates.ALIASES)}), got '{which}'")
+
+
+def _check_groups(groups) -> None:
+    if groups is not None and not isinstance(groups, (list, tuple)):
+        raise ValueError(f"groups must be a list, got {groups!r}")
+
+
+def _check_policy(policy: str, level) -> float:
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got "
+                         f"'{policy}'")
+    return intervals.check_level(level)
+
+
+def _computations(make_combiner, *, name: str, group_key: Optional[str],
+                  condition_key: Optional[str] = None, model_names=None,
+                  output_names=None, example_weighted: bool = False
+                  ) -> metric_types.MetricComputations:
+    if example_weighted:
+        raise ValueError(f"{name}: fairgate's group metrics count examples and do not "
+                         "support example weights; remove example_weights from the "
+                         "metrics spec")
+    features = [k for k in (group_key, condition_key) if k]
+    computations = []
+    for model_name in model_names or [""]:
+        for output_name in output_names or [""]:
+            key = metric_types.MetricKey(name=name, model_name=model_name,
+                                         output_name=output_name,
+                                         example_weighted=example_weighted)
+            combiner = make_combiner(key)
+            computations.append(metric_types.MetricComputation(
+                keys=[key._replace(name=n) for n in combiner.output_names],
+                preprocessors=[metric_types.FeaturePreprocessor(feature_keys=features)],
+                combiner=combiner))
+    return computations
+
+
+def _names(groups) -> Optional[List[str]]:
+    return [group_text(g) for g in groups] if groups else None
+
+
+def _quantity(kind: str, name: str, rate: str, group=None, groups=None) -> Quantity:
+    """The Quantity of a metric class's config (shared by the gate metrics and
+    Regression, which judges the same quantities against the baseline)."""
+    names = _names(groups)
+    if kind == "GroupRate":
+        wanted = None if group is None else group_text(group)
+        return Quantity(name, rate, functools.partial(group_rate, which=rate, group=wanted),
+                        functools.partial(group_rate_interval, which=rate, group=wanted))
+    if kind == "OverallRate":
+        return Quantity(name, rate, functools.partial(overall_rate, which=rate),
+                        functools.partial(overall_rate_interval, which=rate))
+    if kind == "GroupRateGap":
+        return Quantity(name, rate, functools.partial(rate_gap, which=rate, groups=names),
+                        functools.partial(rate_gap_interval, which=rate, groups=names))
+    if kind == "ConditionalRateGap":
+        return Quantity(name, rate,
+                        functools.partial(conditional_rate_gap, which=rate, groups=names),
+                        functools.partial(conditional_rate_gap_interval, which=rate,
+                                          groups=names))
+    raise ValueError(f"no interval for metric '{kind}' (metrics with intervals: "
+                     f"{', '.join(INTERVAL_METRICS)})")
+
+
+def _default_name(kind: str, rate: str, group_key=None, group=None,
+                  condition_key=None) -> str:
+    if kind == "GroupRate":
+        return (f"{rate}/{group_key}={group_text(group)}" if group is not None
+                else f"worst_group_{rate}")
+    if kind == "OverallRate":
+        return rate
+    if kind == "GroupRateGap":
+        return f"{rate}_gap"
+    return f"conditional_{rate}_gap/{condition_key}"
+
+
+class _GateMetric(metric_types.Metric):
+    """A gate metric with an interval. It emits the point value (`point_name`)
+    and its bounds (`<point_name>/lower95`, `/upper95` at `level`). Thresholds
+    attach to `name`: the point value under policy "point", the bound on the bad
+    side (upper for FPR and gaps, lower for accuracy) under "confidence"."""
+
+    KIND = ""
+
+    def __init__(self, *, rate: str, name: str = "", policy: str = "point",
+                 level: float = DEFAULT_LEVEL, **kwargs):
+        _check_rate(rate)
+        level = _check_policy(policy, level)
+        point_name = name or _default_name(self.KIND, rate, kwargs.get("group_key"),
+                                           kwargs.get("group"),
+                                           kwargs.get("condition_key"))
+        super().__init__(_gate_computations, kind=self.KIND, rate=rate,
+                         name=point_name, policy=policy, level=level, **kwargs)
+        self.point_name = point_name
+        self.policy, self.level, self.side = policy, level, bad_side(rate)
+        self.lower_name = bound_name(point_name, "lower", level)
+        self.upper_name = bound_name(point_name, "upper", level)
+        if policy == "confidence":  # what TFMA's thresholds compare
+            self.name = bound_name(point_name, self.side, level)
+
+
+def _gate_computations(kind, rate, name, policy, level, group_key=None, group=None,
+                       groups=None, condition_key=None, threshold=0.5,
+                       eval_config=None, model_names=None, output_names=None,
+                       example_weighted=False):
+    del policy  # the same values are emitted; the policy only picks the gated name
+    quantity = _quantity(kind, name, rate, group, groups)
+
+    def combiner(key):
+        made = _GroupCountsCombiner(key, eval_config, group_key, condition_key,
+                                    threshold, functools.partial(quantity.outputs,
+                                                                 level=level))
+        made.output_names = [name, bound_name(name, "lower", level),
+                             bound_name(name, "upper", level)]
+        return made
+
+    return _computations(combiner, name=name, group_key=group_key,
+                         condition_key=condition_key, model_names=model_names,
+                         output_names=output_names, example_weighted=example_weighted)
+
+
+class GroupRate(_GateMetric):
+    """A rate of one group (`group`), or of the worst group when none is given."""
+    KIND = "GroupRate"
+
+    def __init__(self, group_key: str, rate: str = "false_positive_rate",
+                 group: Any = None, threshold: float = 0.5, name: str = "",
+                 policy: str = "point", level: float = DEFAULT_LEVEL):
+        super().__init__(rate=rate, name=name, policy=policy, level=level,
+                         group_key=group_key, group=group, threshold=threshold)
+
+
+class OverallRate(_GateMetric):
+    """A rate over all examples (e.g. accuracy), with its interval."""
+    KIND = "OverallRate"
+
+    def __init__(self, rate: str = "accuracy", threshold: float = 0.5, name: str = "",
+                 policy: str = "point", level: float = DEFAULT_LEVEL):
+        super().__init__(rate=rate, name=name, policy=policy, level=level,
+                         threshold=threshold)
+
+
+class GroupRateGap(_GateMetric):
+    """Largest minus smallest rate among the groups."""
+    KIND = "GroupRateGap"
+
+    def __init__(self, group_key: str, rate: str = "false_positive_rate",
+                 groups: Optional[List[Any]] = None, threshold: float = 0.5,
+                 name: str = "", policy: str = "point", level: float = DEFAULT_LEVEL):
+        _check_groups(groups)
+        super().__init__(rate=rate, name=name, policy=policy, level=level,
+                         group_key=group_key, groups=groups, threshold=threshold)
+
+
+class ConditionalRateGap(_GateMetric):
+    """Beutel et al.'s conditional equality within strata of `condition_key`."""
+    KIND = "ConditionalRateGap"
+
+    def __init__(self, group_key: str, condition_key: str,
+                 rate: str = "false_positive_rate",
+                 groups: Optional[List[Any]] = None, threshold: float = 0.5,
+                 name: str = "", policy: str = "point", level: float = DEFAULT_LEVEL):
+        _check_groups(groups)
+        super().__init__(rate=rate, name=name, policy=policy, level=level,
+                         group_key=group_key, condition_key=condition_key,
+                         groups=groups, threshold=threshold)
+
+
+INTERVAL_METRICS = ("GroupRate", "OverallRate", "GroupRateGap", "ConditionalRateGap")
+
+
+class Regression(metric_types.Metric):
+    """How much worse the candidate is than the baseline model on one of the
+    quantities above, judged on the same test examples (paired).
+
+    Config: `metric` (one of INTERVAL_METRICS) and that metric's arguments, plus
+    `level`. Emits, for the candidate, `<point name>/regression` (candidate -
+    baseline; baseline - candidate for accuracy and TPR) and its bounds
+    `/regression_lower95`, `/regression_upper95` from a seeded paired bootstrap;
+    for the baseline 0. Thresholds attach to the lower bound: the gate is a
+    change_threshold `LOWER_IS_BETTER absolute { value: margin }`, which fails only
+    when the data show, at `level`, a regression larger than the margin. TFMA
+    drops change thresholds when there is no baseline (the first run), so the
+    gate is skipped then, as every change gate is.
+    """
+
+    def __init__(self, metric: str, rate: str = "false_positive_rate",
+                 group_key: Optional[str] = None, group: Any = None,
+                 groups: Optional[List[Any]] = None, condition_key: Optional[str] = None,
+                 threshold: float = 0.5, name: str = "", level: float = DEFAULT_LEVEL):
+        if metric not in INTERVAL_METRICS:
+            raise ValueError(f"metric must be one of {', '.join(INTERVAL_METRICS)}, "
+                             f"got '{metric}'")
+        # Without them the regression is NaN on every run with a baseline: the
+        # gate could bless a first model and never a retrain.
+        if metric != "OverallRate" and not group_key:
+            raise ValueError(f"group_key is required for a Regression on {metric}")
+        if metric == "ConditionalRateGap" and not condition_key:
+            raise ValueError("condition_key is required for a Regression on "
+                             "ConditionalRateGap")
+        _check_rate(rate)
+        _check_groups(groups)
+        level = intervals.check_level(level)
+        point_name = name or _default_name(metric, rate, group_key, group, condition_key)
+        super().__init__(_regression_computations, metric=metric, rate=rate,
+                         group_key=group_key, group=group, groups=groups,
+                         condition_key=condition_key, threshold=threshold,
+                         name=point_name, level=level)
+        self.point_name = point_name
+        self.policy, self.level, self.side = "confidence", level, "lower"
+        names = regression_names(point_name, level)
+        self.regression_name, self.lower_name, self.upper_name = names
+        self.name = self.lower_name
+
+
+def regression_names(point_name: str, level: float) -> Tuple[str, str, str]:
+    base = f"{point_name}/regression"
+    return (base, f"{base}_lower{level * 100:g}", f"{base}_upper{level * 100:g}")
+
+
+def _regression_computations(metric, rate, group_key, group, groups, condition_key,
+                             threshold, name, level, eval_config=None,
+                             model_names=None, output_names=None,
+                             example_weighted=False):
+    quantity = _quantity(metric, name, rate, group, groups)
+    names = regression_names(name, level)
+
+    def combiner(key):
+        made = _PairedCountsCombiner(key, eval_config, group_key, condition_key,
+                                     threshold, quantity, level, names)
+        made.output_names = list(names)
+        return made
+
+    return _computations(combiner, name=name, group_key=group_key,
+                         condition_key=condition_key, model_names=model_names,
+                         output_names=output_names, example_weighted=example_weighted)
+
+
+class MinGroupSize(metric_types.Metric):
+    def __init__(self, group_key: str, groups: List[Any], name: str = ""):
+        if not groups:
+            raise ValueError("MinGroupSize needs the list of groups the data must hold")
+        _check_groups(groups)
+        super().__init__(_min_group_size, group_key=group_key, groups=groups,
+                         name=name or "min_group_size")
+
+
+def _named_min_group_size(counts: Counts, name: str, groups: List[str]):
+    return {name: min_group_size(counts, groups)}
+
+
+def _min_group_size(name, group_key, groups, eval_config=None, model_names=None,
+                    output_names=None, example_weighted=False):
+    names = _names(groups)
+
+    def combiner(key):
+        made = _GroupCountsCombiner(key, eval_config, group_key, None, 0.5,
+                                    functools.partial(_named_min_group_size, name=name,
+                                                      groups=names))
+        made.output_names = [name]
+        return made
+
+    return _computations(combiner, name=name, group_key=group_key,
+                         model_names=model_names, output_names=output_names,
+                         example_weighted=example_weighted)
+
+
+for _metric in (GroupRate, OverallRate, GroupRateGap, ConditionalRateGap, Regression,
+                MinGroupSize):
+    metric_types.register_metric(_metric)
