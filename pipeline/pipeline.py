@@ -9,6 +9,13 @@
     -> GatedPusher (blessed models only, once each) -> FairnessReportGen
   BaselineTrainer -> UnconstrainedEvaluator (same metrics, no gates; for the report)
 
+A candidate trained elsewhere (the `candidate:` section) replaces both Trainers:
+  CandidateImporter (tfx.dsl.Importer of candidate.model or candidate.artifact)
+    -> CandidateModel (the files in the layout TFX reads, and where they came from)
+and the rest is the same DAG, except that scores alone (candidate.predictions)
+have no ServingModel: the Evaluator reads the scores from the examples and the
+serving model's from candidate.baseline_predictions.
+
 ExampleGen depends on the data source: CelebAExampleGen for TFDS datasets in
 celeb_a's layout (the embedded default or real CelebA), CsvExampleGen for CSV
 folders (its executor maps labels and merges groups, components/csv_example_gen),
