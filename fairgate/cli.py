@@ -1,5 +1,6 @@
 """The `fairgate` command: run the pipeline, print the last verdict, compile for
-Kubeflow, prepare the embedded dataset, print the config file's JSON Schema.
+Kubeflow, prepare the embedded dataset, print the config file's JSON Schema or
+its reference.
 
 Exit codes: 0 the model was pushed (or is already in serving; or blessed scores
 without an artifact, which have nothing to push); 3 the run finished
@@ -231,8 +232,22 @@ def _selection_summary(model_uri: str) -> str:
 
 def _schema(args) -> int:
     import json
-    from fairgate import config as config_lib
-    print(json.dumps(config_lib.json_schema(), indent=2))
+    from fairgate import config as config_lib, config_reference
+    if args.write and not args.markdown:
+        print("fairgate schema: --write needs --markdown", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not args.markdown:
+        print(json.dumps(config_lib.json_schema(), indent=2))
+    elif not args.write:
+        print(config_reference.markdown(), end="")
+    else:
+        try:
+            changed = config_reference.write(args.write)
+        except (OSError, ValueError) as error:
+            print(f"fairgate schema: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"{args.write}: config reference "
+              f"{'rewritten' if changed else 'already current'}")
     return 0
 
 
@@ -284,6 +299,12 @@ def main(argv=None) -> int:
     report.set_defaults(func=_report)
     schema = commands.add_parser("schema", help="print the run config's JSON Schema "
                                  "(for editors that validate YAML)")
+    schema.add_argument("--markdown", action="store_true",
+                        help="print the config reference instead: every key, its "
+                        "type, default and meaning, as Markdown tables")
+    schema.add_argument("--write", metavar="FILE",
+                        help="with --markdown: replace the reference between the "
+                        "markers in FILE (README.md)")
     schema.set_defaults(func=_schema)
     compile_ = commands.add_parser("compile", help="compile the pipeline for Kubeflow "
                                    "Pipelines (KFP v2 JSON)")

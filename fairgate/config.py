@@ -324,7 +324,9 @@ class TrainingSettings(Section):
     min_train_steps: int = Field(1000, ge=0)
     """A small split still gets a real training run: at least this many steps."""
     batch_size: int = Field(128, ge=1)
+    """Examples per training step."""
     learning_rate: float = 0.001
+    """Learning rate of the model's Adam optimizer (see learning_rate_schedule)."""
     learning_rate_schedule: Literal[LEARNING_RATE_SCHEDULES] = "auto"
     """cosine: the model's learning rate decays to 5% of learning_rate over the
     budget, so the last snapshots move less and more of them meet the constraints on
@@ -350,6 +352,8 @@ class TrainingSettings(Section):
     """Keep the parsed train split in memory when it is estimated to take at most
     this many MB; larger splits stream each epoch. 0: always stream."""
     seed: int = 0
+    """Seed of training: initial weights, the train split's shuffling and the
+    train samples a model module adapts on."""
     selection_level: Annotated[float, AfterValidator(_selection_level)] = Field(
         0.75, json_schema_extra={"anyOf": [
             {"const": 0}, {"exclusiveMinimum": 0.5, "exclusiveMaximum": 1}]})
@@ -556,7 +560,8 @@ class Config(Section):
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     pipeline_root: str = ""
-    """Empty: .fairgate/<name>/pipeline_root."""
+    """Where TFX writes every component's artifacts (a URI the cluster shares, for
+    Kubeflow). Empty: .fairgate/<name>/pipeline_root."""
     metadata_path: str = ""
     """ML Metadata SQLite file (local runners). Empty:
     .fairgate/<name>/metadata.sqlite."""
@@ -568,8 +573,10 @@ class Config(Section):
     beam_args: List[str] = Field(default_factory=lambda: [
         "--direct_running_mode=in_memory", "--direct_num_workers=1",
         "--sdk_container_image=unused-by-direct-runner"])
-    """Beam's DirectRunner in this process, one worker (multi-processing measured 2x
-    slower on 2 cores). The container-image flag only stops TFX from building a
+    """Beam pipeline args of every Beam component (ExampleGen for CSV and TFRecord,
+    StatisticsGen, the Evaluators; README "Beyond one machine"). The default: Beam's
+    DirectRunner in this process, one worker (multi-processing measured 2x slower on
+    2 cores). The container-image flag only stops TFX from building a
     throwaway TFX sdist for every Beam component (2-3 s each), which a local
     DirectRunner never uses."""
     kubeflow: KubeflowConfig = Field(default_factory=KubeflowConfig)

@@ -154,11 +154,14 @@ def test_a_holder_keeps_its_lease_by_heartbeat(tmp_path):
     """A holder on object storage that holds longer than stale_s is not judged
     dead: its heartbeat refreshes its alive file."""
     storage, critical, done = GfileStorage(), Critical(), []
-    options = dict(heartbeat_s=0.1, stale_s=0.6, poll_s=0.02)
+    # stale_s is 15 heartbeats, so a heartbeat thread starved by a loaded
+    # machine still refreshes in time; the hold is over twice stale_s, so a
+    # missing heartbeat is still caught.
+    options = dict(heartbeat_s=0.1, stale_s=1.5, poll_s=0.02)
 
     def long_holder():
         with dl.DestinationLock(str(tmp_path), storage, **options) as lock:
-            critical.enter("long", hold=2.0)
+            critical.enter("long", hold=3.5)
             lock.check_held()
         done.append("long")
 
@@ -171,7 +174,7 @@ def test_a_holder_keeps_its_lease_by_heartbeat(tmp_path):
     time.sleep(0.3)
     second = threading.Thread(target=waiter)
     second.start()
-    first.join(10), second.join(10)
+    first.join(15), second.join(15)
     assert done == ["long", "waiter"] and critical.overlaps == 0
 
 

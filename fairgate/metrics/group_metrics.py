@@ -1,8 +1,9 @@
 """Group fairness metrics for TFMA, loaded by `module: "fairgate.metrics.group_metrics"`.
 
-TFMA 0.47.1 cannot gate on FairnessIndicators sub-metrics or on cross-slice
-differences (see STACK_NOTES), so the gates are custom metrics computed on the
-overall slice from the group feature of every example. TFMA imports this module by
+TFMA 0.47.1 cannot gate on FairnessIndicators sub-metrics (a threshold on one is
+never matched: "Metric not found.") or on cross-slice differences (any cross-slice
+threshold fails validation with `missing_cross_slices`), so the gates are custom
+metrics computed on the overall slice from the group feature of every example. TFMA imports this module by
 name in every Beam worker (in-process, multi-processing, or a Kubeflow pod running
 the project image), so the gates behave the same everywhere: no patching.
 
