@@ -2,7 +2,8 @@
 Kubeflow, prepare the embedded dataset, print the config file's JSON Schema or
 its reference.
 
-Exit codes: 0 the model was pushed (or is already in serving); 3 the run finished
+Exit codes: 0 the model was pushed (or is already in serving; or blessed scores
+without an artifact, which have nothing to push); 3 the run finished
 but the model was not blessed, so nothing was pushed; 2 bad input or config,
 nothing ran; 1 a component failed.
 """
@@ -171,6 +172,8 @@ def _print_verdict(report_json: str, report_dir: str) -> int:
     if verdict["blessed"] and verdict["pushed"]:
         how = "pushed" if report.get("new_push", True) else "already in serving"
         print(f"VERDICT: BLESSED, {how}: {verdict['pushed_model_path']}")
+    elif verdict["blessed"] and verdict.get("nothing_to_push"):
+        print("VERDICT: BLESSED; nothing to push (scores without candidate.artifact)")
     elif verdict["blessed"]:
         print("VERDICT: BLESSED but not pushed")
     else:
@@ -189,7 +192,9 @@ def _print_verdict(report_json: str, report_dir: str) -> int:
         print("warning: groups too small to judge: " + "; ".join(
             f"{g['group']} ({g['test_examples']} test examples)" for g in small))
     print(f"report: {os.path.join(report_dir, 'report.html')} (and report.json)")
-    return EXIT_PUSHED if verdict["pushed"] else EXIT_NOT_PUSHED
+    released = verdict["pushed"] or (verdict["blessed"] and
+                                     verdict.get("nothing_to_push"))
+    return EXIT_PUSHED if released else EXIT_NOT_PUSHED
 
 
 def _report(args) -> int:

@@ -488,6 +488,73 @@ class EvaluationConfig(Section):
             eval_config.default_path(source)
 
 
+class CandidateConfig(Section):
+    """The `candidate:` section: gate a model trained elsewhere, or the scores of
+    any framework, instead of training one (README "Gate your own model"). No
+    Trainer runs; a `trainer:` section does not apply."""
+
+    model: str = ""
+    """A TF SavedModel folder (local or a URI such as gs://...) whose
+    `serving_default` signature takes serialized tf.Examples and returns a score
+    in [0, 1]. Imported as is; pushed when blessed."""
+    output_key: str = ""
+    """Which output of `serving_default` is the score. Empty: the signature's only
+    output (an error when it has several)."""
+    predictions: str = ""
+    """A column of the evaluation data holding each row's score in [0, 1] (a 0/1
+    column is a decision): no model is loaded."""
+    baseline_predictions: str = ""
+    """With `predictions`: a column holding the scores of the model now in serving
+    on the same rows; the change gates compare against it. Empty: the change
+    gates are skipped (the report says so)."""
+    artifact: str = ""
+    """With `predictions`: any folder (a pickled estimator, a TorchScript file),
+    pushed when blessed, once per content. Empty: a blessing pushes nothing."""
+
+    @property
+    def mode(self) -> str:
+        """"saved_model" or "predictions"."""
+        return "saved_model" if self.model else "predictions"
+
+    @model_validator(mode="after")
+    def _one_candidate(self):
+        if self.model and self.predictions:
+            raise invalid("predictions", "give candidate.model or "
+                          "candidate.predictions, not both")
+        if not self.model and not self.predictions:
+            raise invalid("model", "the candidate section needs candidate.model (a "
+                          "SavedModel) or candidate.predictions (a score column)")
+        only = {"output_key": "model"} if self.predictions else {
+            "baseline_predictions": "predictions", "artifact": "predictions"}
+        for key, needs in only.items():
+            if getattr(self, key):
+                raise invalid(key, f"applies with candidate.{needs}, not with "
+                              f"candidate.{'predictions' if needs == 'model' else 'model'}")
+        if self.predictions and self.baseline_predictions == self.predictions:
+            raise invalid("baseline_predictions",
+                          "must differ from candidate.predictions")
+        for key in ("model", "artifact"):
+            path = getattr(self, key)
+            if path and not is_uri(path) and not os.path.exists(resolve_path(path)):
+                raise invalid(key, f"{resolve_path(path)} does not exist")
+        if self.model and not is_uri(self.model):
+            missing = _not_a_saved_model(resolve_path(self.model))
+            if missing:
+                raise invalid("model", missing)
+        return self
+
+
+def _not_a_saved_model(path: str) -> str:
+    """Why local folder `path` is no SavedModel ("" when it is one)."""
+    if not os.path.isdir(path):
+        return f"{path} is not a folder (a SavedModel is a folder)"
+    if not any(os.path.isfile(os.path.join(path, name))
+               for name in ("saved_model.pb", "saved_model.pbtxt")):
+        return (f"{path} is not a SavedModel: it holds no saved_model.pb "
+                f"(found: {', '.join(sorted(os.listdir(path))[:8]) or 'nothing'})")
+    return ""
+
+
 class KubeflowConfig(Section):
     """The `kubeflow:` section (`fairgate compile`)."""
 
@@ -525,25 +592,37 @@ class Config(Section):
     throwaway TFX sdist for every Beam component (2-3 s each), which a local
     DirectRunner never uses."""
     kubeflow: KubeflowConfig = Field(default_factory=KubeflowConfig)
+    candidate: Optional[CandidateConfig] = None
+    """Gate a model trained elsewhere (candidate.model) or precomputed scores
+    (candidate.predictions) instead of training one. Unset: the Trainer trains
+    the candidate (the `trainer:` section)."""
     _source_file: str = PrivateAttr("")
 
+    @model_validator(mode="after")
+    def _candidate_or_trainer(self):
+        if self.candidate is not None and "trainer" in self.model_fields_set:
+            raise invalid("trainer", "does not apply with a candidate section (no "
+                          "Trainer runs when the candidate was trained elsewhere): "
+                          "remove one of them")
+        return self
+
     @property
-    def needs_training(self) -> bool:
+    def trains(self) -> bool:
         """Whether the DAG trains the model it judges (Trainer, train and eval
         splits). False when the run judges a model or predictions made elsewhere
-        (the `candidate` section): it reads the test split alone, and the schema is
-        inferred from that split."""
-        return getattr(self, "candidate", None) is None
+        (the `candidate` section): it may read the test split alone, and the
+        schema is then inferred from that split."""
+        return self.candidate is None
 
     @property
     def schema_split(self) -> str:
         """The split SchemaGen infers the schema from: train, or the test split in
         a run that trains nothing."""
-        return "train" if self.needs_training else TEST_SPLIT
+        return "train" if self.trains else TEST_SPLIT
 
     @model_validator(mode="after")
     def _splits_for_the_job(self):
-        if self.needs_training and self.data.test_only:
+        if self.trains and self.data.test_only:
             raise invalid("data.splits", "names the test split alone, but this run "
                           "trains a model (the trainer section), which learns from a "
                           "train split and chooses its iterate on an eval split: give "

@@ -9,6 +9,13 @@
     -> GatedPusher (blessed models only, once each) -> FairnessReportGen
   BaselineTrainer -> UnconstrainedEvaluator (same metrics, no gates; for the report)
 
+A candidate trained elsewhere (the `candidate:` section) replaces both Trainers:
+  CandidateImporter (tfx.dsl.Importer of candidate.model or candidate.artifact)
+    -> CandidateModel (the files in the layout TFX reads, and where they came from)
+and the rest is the same DAG, except that scores alone (candidate.predictions)
+have no ServingModel: the Evaluator reads the scores from the examples and the
+serving model's from candidate.baseline_predictions.
+
 ExampleGen depends on the data source: CelebAExampleGen for TFDS datasets in
 celeb_a's layout (the embedded default or real CelebA), CsvExampleGen for CSV
 folders (its executor maps labels and merges groups, components/csv_example_gen),
@@ -23,6 +30,7 @@ from typing import Any, NamedTuple, Optional
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
+from components.candidate_model import CandidateModel
 from components.celeba_example_gen import CelebAExampleGen
 from components.csv_example_gen import csv_example_gen
 from components.data_gate import DataValidationGate
@@ -31,6 +39,7 @@ from components.fairness_report import FairnessReportGen
 from components.gated_pusher import GatedPusher
 from components.serving_model import ServingModel
 from components.side_effects import SideEffectCheck
+from fairgate import candidate as candidate_lib
 from fairgate.config import (SPLITS, TEST_SPLIT, Config, TrainerSettings, feature_kinds,
                              resolve_path)
 from fairgate.data import embedded_celeba, run_columns
@@ -52,7 +61,7 @@ def input_splits(config: Config) -> dict:
         return {"input_config": tfx.proto.Input(splits=[
             tfx.proto.Input.Split(name=name, pattern=data.splits[name])
             for name in SPLITS])}
-    if data.splits or not config.needs_training:
+    if data.splits or not config.trains:
         return {"input_config": tfx.proto.Input(splits=[tfx.proto.Input.Split(
                     name=TEST_SPLIT, pattern=data.splits.get(TEST_SPLIT, "*"))]),
                 # Without an output config, TFX hash-splits a single input split
@@ -157,7 +166,53 @@ def trainer(config: Config, examples, schema, mode: str, component_id: str):
 
 # Nodes whose output depends on the world, not on their inputs: every runner
 # executes them on every run (never from the cache).
-NEVER_CACHED = ("ServingModel",)
+NEVER_CACHED = ("ServingModel", "CandidateModel")
+
+
+def candidate_nodes(config: Config) -> list:
+    """A candidate trained elsewhere: an Importer of its files (candidate.model,
+    or candidate.artifact; none for scores alone), then CandidateModel, which
+    puts them where TFX's Evaluator and Pusher read a model and records where
+    they came from."""
+    chosen = config.candidate
+    source = candidate_lib.source_of(config)
+    nodes = []
+    if source:
+        nodes.append(tfx.dsl.Importer(
+            source_uri=source, artifact_type=tfx.types.standard_artifacts.Model
+        ).with_id("CandidateImporter"))
+    nodes.append(CandidateModel(
+        mode=chosen.mode, source=source, score=score_of(config),
+        baseline_scores=chosen.baseline_predictions,
+        files=nodes[0].outputs["result"] if nodes else None))
+    return nodes
+
+
+def score_of(config: Config) -> str:
+    """The candidate's score: the SavedModel's output (read from its signature)
+    or the score column."""
+    chosen = config.candidate
+    if chosen.mode == "saved_model":
+        return candidate_lib.resolved_score_key(config)
+    return chosen.predictions
+
+
+def judged_scores(config: Config, rendered):
+    """The EvalConfig with the candidate's score (and the baseline column)."""
+    chosen = config.candidate
+    return eval_config.for_scores(rendered, score_of(config), chosen.baseline_predictions,
+                                  from_model=chosen.mode == "saved_model")
+
+
+def side_effect_scores(config: Config) -> dict:
+    """Where SideEffectCheck finds the scores of a candidate trained elsewhere."""
+    if config.trains:
+        return {}
+    chosen = config.candidate
+    if chosen.mode == "predictions":
+        return {"score_column": chosen.predictions,
+                "reference_column": chosen.baseline_predictions}
+    return {"output_key": score_of(config)}
 
 # The Evaluators measure the held-out test split; the Trainers choose their
 # iterate on eval, so no model is judged on the data that selected it.
@@ -190,7 +245,7 @@ def side_effect_settings(config: Config) -> dict:
     return {"policy": chosen.policy, "margin": chosen.margin,
             "rates": list(chosen.rates),
             "intended": side_effects.intended_targets(config.trainer.constraints)
-            if config.trainer.mode in CONSTRAINED_MODES else []}
+            if config.trains and config.trainer.mode in CONSTRAINED_MODES else []}
 
 
 class DataGate(NamedTuple):
@@ -256,30 +311,43 @@ def create_pipeline(config: Config,
     rendered = eval_config.of_run(config)
     checked = data_gate(config, rendered)
     examples, validated = checked.examples, checked.validated_schema
-    candidate = trainer(config, examples, validated, config.trainer.mode, "Trainer")
-    model = candidate.outputs["model"]
-    # The release baseline is the model in serving, read after the Trainer ran
-    # (so a push by another run meanwhile is seen). No Resolver: the open-source
-    # Kubeflow backend refuses resolver executors.
-    serving = ServingModel(push_destination=config.resolved_push_destination)
-    serving.add_upstream_node(candidate)
+    if config.trains:
+        producing = [trainer(config, examples, validated, config.trainer.mode,
+                             "Trainer")]
+    else:
+        producing = candidate_nodes(config)
+        rendered = judged_scores(config, rendered)
+    model = producing[-1].outputs["model"]
+    scores_only = not config.trains and config.candidate.mode == "predictions"
+    # The release baseline is the model in serving, read after the candidate is
+    # there (so a push by another run meanwhile is seen). No Resolver: the
+    # open-source Kubeflow backend refuses resolver executors. Scores alone have
+    # no model in serving to compare with: their baseline is a column.
+    serving = None
+    if not scores_only:
+        serving = ServingModel(push_destination=config.resolved_push_destination)
+        serving.add_upstream_node(producing[-1])
     judge = evaluator(config, rendered, examples, model, validated, "Evaluator",
-                      gated=True, baseline_model=serving.outputs["model"])
+                      gated=True,
+                      baseline_model=serving.outputs["model"] if serving else None)
     unconstrained = []
-    if config.trainer.baseline and config.trainer.mode != "none":
+    if config.trains and config.trainer.baseline and config.trainer.mode != "none":
         baseline = trainer(config, examples, validated, "none", "BaselineTrainer")
         unconstrained = [baseline, evaluator(
             config, rendered, examples, baseline.outputs["model"], validated,
             "UnconstrainedEvaluator", gated=False)]
     # The reference of the side effects: the unconstrained model of this run,
     # else the model in serving (none before the first push: not measured).
+    # Scores alone: the reference is candidate.baseline_predictions, if given.
     check = SideEffectCheck(
         examples=examples, model=model, evaluator_blessing=judge.outputs["blessing"],
         reference_model=(unconstrained[0].outputs["model"] if unconstrained
-                         else serving.outputs["model"]),
-        reference="unconstrained" if unconstrained else "serving",
+                         else serving.outputs["model"] if serving else None),
+        reference=("unconstrained" if unconstrained else "serving" if serving
+                   else "baseline_predictions"),
         label=data.label, group=data.group, groups=json.dumps(config.evaluation.groups),
-        settings=json.dumps(side_effect_settings(config)), split=EVAL_SPLIT)
+        settings=json.dumps(side_effect_settings(config)), split=EVAL_SPLIT,
+        **side_effect_scores(config))
     # One blessing decides the push: the Evaluator's gates and, under
     # evaluation.side_effects.policy gate, the side effects.
     pusher = GatedPusher(
@@ -290,7 +358,7 @@ def create_pipeline(config: Config,
     report = FairnessReportGen(
         evaluation=judge.outputs["evaluation"], blessing=check.outputs["blessing"],
         model=model, pushed_model=pusher.outputs["pushed_model"],
-        baseline_model=serving.outputs["model"],
+        baseline_model=serving.outputs["model"] if serving else None,
         unconstrained_evaluation=(unconstrained[1].outputs["evaluation"]
                                   if unconstrained else None),
         label=config.data.label, group=config.data.group,
@@ -300,8 +368,9 @@ def create_pipeline(config: Config,
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,
         pipeline_root=config.resolved_pipeline_root,
-        components=[*checked.nodes, candidate,
-                    *unconstrained, serving, judge, check, pusher, report],
+        components=[*checked.nodes, *producing,
+                    *unconstrained, *([serving] if serving else []), judge, check,
+                    pusher, report],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args))

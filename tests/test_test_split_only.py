@@ -3,7 +3,7 @@ PATTERN}`, or every file as the test split. The schema is inferred from that spl
 (or read from data.schema_file), and the data gate still stops on anomalies.
 
 Only a `candidate` section (a model or predictions made elsewhere) makes a run
-train nothing; these tests stand for it by setting Config.needs_training to False.
+train nothing; these tests stand for it by setting Config.trains to False.
 The pipeline test runs the data half of the DAG (pipeline.data_gate) on a
 COMPAS-like file whose header repeats names, so it also reads the examples the
 CSV ExampleGen writes for repeated columns."""
@@ -46,7 +46,7 @@ def _config(tmp_path, **data):
 
 @pytest.fixture
 def trains_nothing(monkeypatch):
-    monkeypatch.setattr(config_lib.Config, "needs_training", property(lambda self: False))
+    monkeypatch.setattr(config_lib.Config, "trains", property(lambda self: False))
 
 
 # --- config -------------------------------------------------------------------
@@ -85,7 +85,7 @@ def test_without_training_the_dag_reads_and_infers_from_the_test_split(
         tmp_path, trains_nothing):
     from pipeline import pipeline
     config = _config(tmp_path)
-    assert (config.needs_training, config.schema_split) == (False, "test")
+    assert (config.trains, config.schema_split) == (False, "test")
     from tfx.components.example_gen import utils
     for data, pattern in (({}, "test/*.csv"), ({"splits": {}}, "*")):
         splits = pipeline.input_splits(_config(tmp_path, **data))

@@ -6,9 +6,11 @@ from typing import Any, Dict, List
 from absl import logging
 from tfx import types
 from tfx.components.evaluator import executor as tfx_evaluator
-from tfx.types import standard_component_specs
+from tfx.types import artifact_utils, standard_component_specs
 
+from components.evaluator import score_evaluation
 from components.serving_model.executor import holds_model, read_record
+from fairgate.candidate import read_record as candidate_record
 from fairgate.release.serving_versions import newest_usable
 
 
@@ -36,12 +38,33 @@ class BaselineAwareEvaluatorExecutor(tfx_evaluator.Executor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
+        model = input_dict.get(standard_component_specs.MODEL_KEY) or []
+        mode = candidate_record(model[0].uri).get("mode") if model else None
+        if mode == "predictions":  # no model to load: the examples hold the scores
+            score_evaluation.evaluate_scores(self, input_dict, output_dict,
+                                             exec_properties)
+            return
+        if mode == "saved_model":
+            score_evaluation.check_score_range(
+                model[0], input_dict[standard_component_specs.EXAMPLES_KEY],
+                exec_properties)
         key = standard_component_specs.BASELINE_MODEL_KEY
         for artifact in input_dict.get(key) or []:
             check_current(read_record(artifact.uri))
         baseline = [a for a in input_dict.get(key) or [] if holds_model(a.uri)]
+        record: Dict[str, Any] = {"compared": bool(baseline)}
         if input_dict.get(key) and not baseline:
             logging.info("Evaluator: no model in serving yet; change thresholds "
                          "are skipped.")
+            record["why"] = "no model in serving yet: the change gates were skipped"
+        if baseline:
+            own = score_evaluation.baseline_specs(exec_properties, baseline[0].uri)
+            record = own["record"]
+            if own["properties"] is None:
+                baseline = []
+            else:
+                exec_properties = own["properties"]
         input_dict = {**input_dict, key: baseline}
         super().Do(input_dict, output_dict, exec_properties)
+        score_evaluation.write_baseline_record(artifact_utils.get_single_uri(
+            output_dict[standard_component_specs.EVALUATION_KEY]), record)

@@ -49,6 +49,9 @@ def FairnessReportGen(  # pylint: disable=invalid-name
     from components.gated_pusher.executor import NEW_PUSH_KEY
     from components.serving_model.executor import read_record
     from components.side_effects.component import read_record as side_effect_record
+    from components.evaluator.score_evaluation import read_baseline_record
+    from components.gated_pusher.executor import NOTHING_TO_PUSH_KEY
+    from fairgate.candidate import read_record as candidate_record
 
     blessed = bool(blessing.get_int_custom_property("blessed"))
     pushed = bool(pushed_model.get_int_custom_property("pushed"))
@@ -61,8 +64,14 @@ def FairnessReportGen(  # pylint: disable=invalid-name
         unconstrained_evaluation_uri=(unconstrained_evaluation.uri
                                       if unconstrained_evaluation else ""),
         serving=read_record(baseline_model.uri) if baseline_model else None,
-        side_effects=side_effect_record(blessing.uri))
+        side_effects=side_effect_record(blessing.uri),
+        candidate=candidate_record(model.uri) or None,
+        comparison=read_baseline_record(evaluation.uri))
     content["new_push"] = bool(pushed_model.get_int_custom_property(NEW_PUSH_KEY))
+    # Blessed scores without candidate.artifact: nothing to push, and that is
+    # the whole release (exit 0).
+    content["verdict"]["nothing_to_push"] = bool(
+        pushed_model.get_int_custom_property(NOTHING_TO_PUSH_KEY))
     # Written locally, then copied when the artifact lives on object storage.
     local_dir = tempfile.mkdtemp() if is_uri(report.uri) else report.uri
     fairness_report.write(content, local_dir)

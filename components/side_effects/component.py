@@ -55,11 +55,17 @@ def SideEffectCheck(  # pylint: disable=invalid-name
         reference_model: InputArtifact[standard_artifacts.Model] = None,
         reference: Parameter[str] = "unconstrained",
         split: Parameter[str] = "test",
+        output_key: Parameter[str] = "probabilities",
+        score_column: Parameter[str] = "",
+        reference_column: Parameter[str] = "",
 ) -> None:
     """`groups`: JSON list of the group values. `settings`: JSON of
     evaluation.side_effects (policy, margin, rates) and `intended`, the
     quantities the Trainer's constraints target. `reference`: what
-    `reference_model` is ("unconstrained" or "serving")."""
+    `reference_model` is ("unconstrained" or "serving"), or
+    "baseline_predictions". `output_key`: the candidate model's score output.
+    `score_column` / `reference_column`: scores in the examples instead of
+    models (candidate.predictions / candidate.baseline_predictions)."""
     import tensorflow as tf  # heavy imports at run time
     from components.serving_model.executor import holds_model
     from components.serving_model.executor import read_record as serving_record
@@ -70,11 +76,17 @@ def SideEffectCheck(  # pylint: disable=invalid-name
     options = json.loads(settings)
     policy, margin = options["policy"], float(options["margin"])
     evaluator_blessed = bool(evaluator_blessing.get_int_custom_property(BLESSED_KEY))
-    if reference_model is None or not holds_model(reference_model.uri):
+    if score_column and not reference_column:
+        record = side_effects.not_measured(
+            "no reference: candidate.predictions without "
+            "candidate.baseline_predictions (the scores of the model in serving)",
+            policy, margin)
+    elif not score_column and (reference_model is None or
+                               not holds_model(reference_model.uri)):
         record = side_effects.not_measured(
             "no reference model: the run trains no unconstrained model "
-            "(trainer.mode none or trainer.baseline false) and nothing is in serving "
-            "yet", policy, margin)
+            "(trainer.mode none, trainer.baseline false, or a candidate trained "
+            "elsewhere) and nothing is in serving yet", policy, margin)
     else:
         description = side_effects.REFERENCES[reference]
         if reference == "serving":
@@ -83,9 +95,15 @@ def SideEffectCheck(  # pylint: disable=invalid-name
         records = scoring.split_records(examples, split)
         labels, group_values = scoring.labels_and_groups(
             records, label, group, f"the {split} split")
-        table = side_effects.paired_table(
-            group_values, labels, scoring.positive_decisions(model.uri, records),
-            scoring.positive_decisions(reference_model.uri, records))
+        if score_column:
+            where = f"the {split} split"
+            mine = scoring.column_decisions(records, score_column, where)
+            theirs = scoring.column_decisions(records, reference_column, where)
+        else:
+            mine = scoring.positive_decisions(model.uri, records, output_key)
+            theirs = scoring.positive_decisions(reference_model.uri, records,
+                                                output_key)
+        table = side_effects.paired_table(group_values, labels, mine, theirs)
         result = side_effects.measure(
             table, rates=options["rates"], groups=json.loads(groups), margin=margin,
             policy=policy, intended=options.get("intended", []))

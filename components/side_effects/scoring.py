@@ -51,20 +51,39 @@ def labels_and_groups(records: List[bytes], label: str, group: str,
     return np.array(labels), groups
 
 
+def column_decisions(records: List[bytes], column: str, where: str,
+                     threshold: float = side_effects.THRESHOLD) -> np.ndarray:
+    """Positive decisions from a score column of the examples (score > threshold)."""
+    return np.array([float(_first_value(tf.train.Example.FromString(r), column, where))
+                     for r in records]) > threshold
+
+
 def positive_decisions(model_uri: str, records: List[bytes],
+                       output_key: str = PREDICTION_KEY,
                        threshold: float = side_effects.THRESHOLD) -> np.ndarray:
     """The model's positive decisions (probability > threshold, as the gates)."""
+    return model_scores(model_uri, records, output_key) > threshold
+
+
+def model_scores(model_uri: str, records: List[bytes],
+                 output_key: str = PREDICTION_KEY) -> np.ndarray:
+    """The model's score of every record. `output_key`: the score output; a
+    model without it that has one output (a model in serving that names its
+    score differently) is read from that."""
     serving = path_utils.serving_model_path(model_uri)
     signature = tf.saved_model.load(serving).signatures["serving_default"]
+    outputs = list(signature.structured_outputs)
+    if output_key not in outputs and len(outputs) == 1:
+        output_key = outputs[0]
     scores = []
     for start in range(0, len(records), BATCH):
         batch = tf.constant(records[start:start + BATCH])
-        scores.append(np.reshape(signature(examples=batch)[PREDICTION_KEY].numpy(), -1))
+        scores.append(np.reshape(signature(examples=batch)[output_key].numpy(), -1))
     if not scores:
-        return np.zeros(0, dtype=bool)
+        return np.zeros(0)
     probabilities = np.concatenate(scores)
     if probabilities.size != len(records):
         raise ValueError(f"the model at {serving} returned {probabilities.size} "
-                         f"'{PREDICTION_KEY}' for {len(records)} examples: one per "
+                         f"'{output_key}' for {len(records)} examples: one per "
                          "example is expected")
-    return probabilities > threshold
+    return probabilities

@@ -61,7 +61,7 @@ def _read(path: str):
 def groups_split(config: Config) -> str:
     """The split whose groups the config's group values must name: the one the
     model learns from, or the test split when the run trains nothing."""
-    return "train" if config.needs_training else "test"
+    return "train" if config.trains else "test"
 
 
 def _split_files(config: Config, files: Sequence[str], split: str) -> List[str]:
@@ -144,7 +144,7 @@ def check(config: Config, files: Sequence[str], condition_columns: Sequence[str]
 def _check_groups(config: Config, found: Dict[str, int], origin: str,
                   split: str) -> None:
     named = [(f"evaluation.groups[{i}]", g) for i, g in enumerate(config.evaluation.groups)]
-    if config.needs_training:
+    if config.trains:
         named += constraint_groups(config)
     listing = ", ".join(f"{g!r} ({n} rows)" for g, n in sorted(found.items()))
     for key, value in named:

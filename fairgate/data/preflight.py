@@ -26,14 +26,18 @@ class InputError(ValueError):
 
 def check_config(config: Config) -> None:
     """The config keys that TFCO and TFMA judge: trainer.constraints and
-    evaluation.eval_config (raises ConfigError naming the key and the file)."""
+    evaluation.eval_config, and a SavedModel candidate's signature (raises
+    ConfigError naming the key and the file)."""
     from fairgate.metrics import eval_config  # deferred: pulls in TFMA
     from trainer_module import constraints  # deferred: pulls in TFCO
+    from fairgate import candidate
     origin = config.source_file or "the default config"
-    try:  # group values are checked again in the Trainer, against the data
-        constraints.parse(config.trainer.constraints, known_groups=None)
-    except constraints.ConstraintSpecError as error:
-        raise ConfigError(f"{error} (in {origin})") from None
+    if config.trains:
+        try:  # group values are checked again in the Trainer, against the data
+            constraints.parse(config.trainer.constraints, known_groups=None)
+        except constraints.ConstraintSpecError as error:
+            raise ConfigError(f"{error} (in {origin})") from None
+    candidate.check(config)  # a SavedModel's signature and score output
     data = config.data
     path = config.evaluation.resolved_eval_config(data.source)
     key = f"'evaluation.eval_config' in {origin}"
@@ -67,7 +71,11 @@ def check_inputs(config: Config) -> None:
             csv_content.check(config, files, conditions, dropped=columns.dropped)
         except (csv_header.RepeatedColumnError, csv_content.ContentError) as error:
             raise InputError(str(error)) from None
-        check_model(config, files)
+        if config.candidate is None:
+            check_model(config, files)
+        else:
+            from fairgate import candidate
+            candidate.check(config, files)  # the score columns of every file
     elif data.source == "tfrecord":
         for path in _input_files(config, "*"):
             check_tfrecord(path)

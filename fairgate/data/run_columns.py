@@ -36,8 +36,8 @@ def resolve_features(columns: Sequence[str], label: str, group: str,
 def names_used(config, condition_columns: Sequence[str] = ()) -> Dict[str, str]:
     """{column: the config key that names it}: every column the run reads by its
     name (label, group, the listed data.features, data.feature_bounds, the gates'
-    condition columns). The single definition of "a column the run uses" (a
-    repeated header name whose columns differ is an error only for these,
+    condition columns, candidate.predictions and baseline_predictions). The single
+    definition of "a column the run uses" (a repeated header name whose columns differ is an error only for these,
     fairgate/data/csv_header.py): a key that names a column of the data adds it here.
     Columns taken implicitly (every column a feature) are not among them."""
     data = config.data
@@ -48,6 +48,11 @@ def names_used(config, condition_columns: Sequence[str] = ()) -> Dict[str, str]:
         used.setdefault(name, "data.feature_bounds")
     for name in feature_kinds(data):
         used.setdefault(name, "data.features")
+    candidate = config.candidate
+    if candidate is not None:
+        for key in ("predictions", "baseline_predictions"):
+            if getattr(candidate, key):
+                used[getattr(candidate, key)] = f"candidate.{key}"
     used[data.group] = "data.group"
     used[data.label] = "data.label"
     return used

@@ -206,3 +206,25 @@ def report_only(config: tfma.EvalConfig) -> tfma.EvalConfig:
     del stripped.metrics_specs[:]
     stripped.metrics_specs.extend(kept)
     return stripped
+
+
+def for_scores(config: tfma.EvalConfig, score: str, baseline_score: str = "",
+               *, from_model: bool) -> tfma.EvalConfig:
+    """`config` judging a candidate trained elsewhere: its ModelSpec's score is
+    `score` (the SavedModel's output, `from_model`, or a column of the examples
+    when not, which TFMA reads without a model), and with `baseline_score` (a
+    column) a baseline ModelSpec reads the serving model's scores from it."""
+    judged = tfma.EvalConfig()
+    judged.CopyFrom(config)
+    spec = judged.model_specs[0]
+    spec.prediction_key = score
+    if not from_model:
+        spec.ClearField("signature_name")
+    del judged.model_specs[1:]
+    if baseline_score:
+        spec.name = tfma.CANDIDATE_KEY
+        baseline = judged.model_specs.add()
+        baseline.CopyFrom(spec)
+        baseline.name, baseline.is_baseline, baseline.prediction_key = \
+            tfma.BASELINE_KEY, True, baseline_score
+    return judged

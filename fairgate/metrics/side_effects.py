@@ -63,6 +63,8 @@ DENOMINATOR = {"false_positive_rate": "negatives", "false_negative_rate": "posit
 REFERENCES = {
     "unconstrained": "the unconstrained model",
     "serving": "the model in serving",
+    "baseline_predictions": "the scores of candidate.baseline_predictions (the "
+                            "model in serving, on the same rows)",
 }
 
 Table = Dict[Tuple[str, str], np.ndarray]

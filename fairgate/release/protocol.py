@@ -12,7 +12,7 @@ Everything below happens under the destination's DestinationLock (in
      reused even when the folder was removed or clocks disagree;
   4. the model is published once (publication.publish_once): locally staged in
      `.incoming-<version>` and renamed into place, on object storage copied with
-     saved_model.pb last. The holder checks it still holds the lock just before.
+     saved_model.pb last (an artifact, no SavedModel: its push record last). The holder checks it still holds the lock just before.
 An error during the copy (disk full, permission) removes the partial copy at
 once and raises PushFailed naming the destination; a killed push leaves a
 partial copy that step 2 of the next release removes.
@@ -29,7 +29,8 @@ from fairgate.release.destination_lock import DestinationLock, LockTimeout, lock
 from fairgate.release.publication import (CONTROL_DIR, INCOMING_PREFIX, Storage,
                                           owner_process_gone, publish_once, remove_partial,
                                           storage_for)
-from fairgate.release.serving_versions import PUSH_RECORD, SAVED_MODEL, find_push, versions
+from fairgate.release.serving_versions import (PUSH_RECORD, SAVED_MODEL, completion_file,
+                                               find_push, is_complete, versions)
 
 CLAIMS_DIR = "claims"
 
@@ -90,7 +91,7 @@ def remove_leftovers(base: str, storage: Storage, lock: DestinationLock) -> list
         if name.startswith(INCOMING_PREFIX):
             version = name[len(INCOMING_PREFIX):]
         elif name.isdigit() and not storage.atomic_rename and \
-                not storage.exists(storage.join(base, name, SAVED_MODEL)):
+                not is_complete(storage.join(base, name), storage):
             version = name
             if int(version) not in owners:
                 continue
@@ -110,8 +111,10 @@ def release(model_path: str, base: str, record: Dict[str, Any],
             storage: Optional[Storage] = None,
             **lock_options: Any) -> Tuple[str, bool]:
     """Pushes local SavedModel folder `model_path` to `base/<version>` unless a
-    usable version already holds it. `record` (with "fingerprint") is written
-    as the version's push record. Returns (version, pushed now)."""
+    usable version already holds it. `record` (with "fingerprint"; "kind":
+    "artifact" for a folder that is no SavedModel, which its push record
+    completes) is written as the version's push record. Returns (version,
+    pushed now)."""
     storage = storage or storage_for(base)
     model_fingerprint = record["fingerprint"]
     try:
@@ -142,7 +145,7 @@ def release(model_path: str, base: str, record: Dict[str, Any],
             publish_once(
                 model_path, target, storage,
                 staging=storage.join(base, f"{INCOMING_PREFIX}{version}"),
-                completion=SAVED_MODEL,
+                completion=completion_file(record.get("kind", "")),
                 extra={PUSH_RECORD: json.dumps({**record, "version": version},
                                                 indent=2).encode()},
                 before_commit=lock.check_held)

@@ -239,8 +239,11 @@ def copy_files(storage: Storage, source: str, target: str,
                last: Sequence[str] = (), extra: Optional[Dict[str, bytes]] = None,
                before_last: Optional[Callable[[], None]] = None) -> None:
     """Copies every file of folder `source` into `target`, then the `extra`
-    files (name: content), then the files named in `last`, in that order.
+    files (name: content), then the files named in `last`, in that order (an
+    extra file named in `last` is written after every other file).
     `before_last` runs just before the last files (a check that may raise)."""
+    final = {n: c for n, c in (extra or {}).items() if n in last}
+    extra = {n: c for n, c in (extra or {}).items() if n not in last}
     reader = storage_for(source)
     copier = GfileStorage() if is_uri(source) and storage.atomic_rename else storage
     names = [n for n in reader.files(source) if n not in last]
@@ -263,6 +266,8 @@ def copy_files(storage: Storage, source: str, target: str,
         storage.write(storage.join(target, name_extra), content)
     if before_last:
         before_last()
+    for name_final, content in final.items():
+        storage.write(storage.join(target, name_final), content)
 
 
 def publish_once(source: str, target: str, storage: Storage, *, staging: str,
@@ -274,7 +279,8 @@ def publish_once(source: str, target: str, storage: Storage, *, staging: str,
     With atomic rename: copied to `staging` (a sibling) and renamed into place,
     so `target` never exists incomplete. Without: copied into `target` file by
     file, `completion` (a file of `source`) last, so no reader that waits for it
-    sees an incomplete folder. `before_commit` runs before the rename or the
+    sees an incomplete folder (`completion` may also be one of `extra`).
+    `before_commit` runs before the rename or the
     completion file (it may raise, e.g. when a lock was lost). On any error,
     including KeyboardInterrupt, the partial copy is removed before the error
     propagates; only a killed process leaves one (see the callers' cleanup).

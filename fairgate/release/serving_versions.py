@@ -11,6 +11,10 @@ It is usable when a model server could load it:
   * when GatedPusher pushed it (its push record names the content fingerprint),
     its files still have that fingerprint (nothing was cut or replaced since).
 A folder someone put there by hand counts when it passes the first two.
+
+An *artifact* version (candidate.artifact: any folder, pushed when scores were
+judged) has no saved_model.pb: its push record, written last, marks it
+complete, and it is usable while its files keep the recorded fingerprint.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from fairgate.release.publication import Storage, storage_for
 
 PUSH_RECORD = "fairgate_push.json"   # written inside every version GatedPusher pushes
 SAVED_MODEL = "saved_model.pb"        # written last: its presence makes a version loadable
+ARTIFACT = "artifact"                 # push record "kind" of a folder that is no SavedModel
 _SHARD = re.compile(r"variables\.data-(\d+)-of-(\d+)$")
 
 
@@ -62,6 +67,13 @@ def unusable_reason(version_dir: str, storage: Optional[Storage] = None) -> Opti
     """None when a model server could load the version, else why not (naming
     the file)."""
     storage = storage or storage_for(version_dir)
+    record = push_record(version_dir, storage)
+    if record.get("kind") == ARTIFACT:
+        if fingerprint(version_dir, storage) != record.get("fingerprint"):
+            return (f"its files differ from what GatedPusher pushed (content "
+                    f"fingerprint {str(record.get('fingerprint'))[:12]}... in "
+                    f"{PUSH_RECORD})")
+        return None
     graph_path = storage.join(version_dir, SAVED_MODEL)
     try:
         graph = storage.read(graph_path)
@@ -97,6 +109,20 @@ def unusable_reason(version_dir: str, storage: Optional[Storage] = None) -> Opti
         return (f"its files differ from what GatedPusher pushed (content fingerprint "
                 f"{recorded[:12]}... in {PUSH_RECORD})")
     return None
+
+
+def completion_file(kind: str = "") -> str:
+    """The file whose presence makes a pushed version complete: saved_model.pb,
+    or for an artifact its push record."""
+    return PUSH_RECORD if kind == ARTIFACT else SAVED_MODEL
+
+
+def is_complete(version_dir: str, storage: Storage) -> bool:
+    """Its completion file is there (an artifact's push record, else
+    saved_model.pb): what a copy without rename writes last."""
+    if storage.exists(storage.join(version_dir, SAVED_MODEL)):
+        return True
+    return push_record(version_dir, storage).get("kind") == ARTIFACT
 
 
 def newest_usable(base: str, storage: Optional[Storage] = None

@@ -22,19 +22,26 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
           split: str, model_uri: str = "",
           unconstrained_evaluation_uri: str = "",
           serving: Optional[Dict[str, Any]] = None,
-          side_effects: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+          side_effects: Optional[Dict[str, Any]] = None,
+          candidate: Optional[Dict[str, Any]] = None,
+          comparison: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """`serving`: ServingModel's record of the model in serving that the
     candidate was compared with ({"in_serving": false} before the first push).
     `side_effects`: SideEffectCheck's record (None: the blessing came from the
-    Evaluator alone, and side effects were not measured)."""
+    Evaluator alone, and side effects were not measured). `candidate`:
+    CandidateModel's record of a candidate trained elsewhere (None: trained by
+    this run). `comparison`: the Evaluator's record of what the change gates
+    compared with (None: not recorded)."""
     evaluation = collect.Evaluation(evaluation_uri)
     sizes = collect.group_sizes(evaluation, group, groups,
                                 evaluation.candidate_name)
     check_list = collect.checks(evaluation)
     training = collect.training_history(model_uri) if model_uri else None
     mode = (training or {}).get("mode", "unknown")
+    description = (f"the model the Evaluator judged (trainer mode: {mode})"
+                   if not candidate else candidate_description(candidate))
     models = {"candidate": {
-        "description": f"the model the Evaluator judged (trainer mode: {mode})",
+        "description": description,
         "rates": collect.group_rates(evaluation, group, evaluation.candidate_name),
         "calibration": collect.calibration_bins(evaluation, evaluation.candidate_name)}}
     if unconstrained_evaluation_uri:
@@ -83,6 +90,15 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
         "side_effects_measurement": {k: v for k, v in side_effects.items()
                                      if k != "side_effects"},
         "models": models,
+        # A candidate trained elsewhere: mode, source, fingerprint, score key or
+        # column, trained_here false; None when this run trained it.
+        "candidate": candidate or None,
+        # What the change gates compared with: {compared, why} (why: the reason
+        # they were skipped).
+        "change_gates": comparison,
+        # Parts of a run that need a Trainer, left out for a candidate trained
+        # elsewhere.
+        "left_out": LEFT_OUT if candidate else [],
         "training": training,
         # The candidate's model: built-in name, or module file, fingerprint,
         # function and hparams; its parameter count (model.json).
@@ -102,6 +118,23 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
         "evaluation_uri": evaluation_uri,
         "figures": {},
     }
+
+
+LEFT_OUT = ["training (the candidate was not trained here)",
+            "leakage guard (it reads the Trainer's record of the features used)",
+            "unconstrained comparison (there is no unconstrained twin to train)"]
+
+
+def candidate_description(candidate: Dict[str, Any]) -> str:
+    if candidate.get("mode") == "saved_model":
+        return (f"the SavedModel at {candidate.get('source')} (score output "
+                f"'{candidate.get('score')}', content fingerprint "
+                f"{candidate.get('fingerprint', '')[:12]}), not trained here")
+    pushed = (f"; artifact {candidate.get('source')} (content fingerprint "
+              f"{candidate.get('fingerprint', '')[:12]})" if candidate.get("files")
+              else "; no artifact to push")
+    return (f"the scores in column '{candidate.get('score')}' of the examples, not "
+            f"a model trained here{pushed}")
 
 
 def write(report: Dict[str, Any], out_dir: str) -> Dict[str, Any]:

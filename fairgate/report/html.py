@@ -88,8 +88,17 @@ def render(report: Dict[str, Any]) -> str:
                  f"(the Trainer chose its iterate on another split). Group feature "
                  f"<b>{html.escape(report['group'])}</b>, label "
                  f"<b>{html.escape(report['label'])}</b>.</p>")
+    if report.get("candidate"):
+        parts.append("<p id='candidate'>Candidate: "
+                     f"{html.escape(report['models']['candidate']['description'])}. "
+                     "Left out, as they need a Trainer: "
+                     f"{html.escape('; '.join(report.get('left_out') or []))}.</p>")
+    change_gates = report.get("change_gates") or {}
     serving = report.get("serving_baseline") or {}
-    if report.get("baseline_model"):
+    if change_gates.get("why") and report.get("candidate"):
+        parts.append(f"<p id='baseline'>Change gates: {html.escape(change_gates['why'])}."
+                     "</p>")
+    elif report.get("baseline_model"):
         where = serving.get("path") or report["baseline_model"]
         version = serving.get("version")
         parts.append("<p id='baseline'>Compared with the model in serving"

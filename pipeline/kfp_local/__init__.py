@@ -42,8 +42,19 @@ files; `/tmp/kfp_outputs/...` in a pod) live under
 folder (the 2.0.5 launcher accepts only gs://, minio:// and s3:// output URIs,
 and `fairgate compile` requires gs:// for a cluster), whose output artifact
 folders are created before the task runs (object storage needs none); tasks run
-one at a time. What kfp-local does not execute (importer tasks, nested DAGs;
-fairgate's spec has neither) is refused before anything runs.
+one at a time. What kfp-local does not execute (nested DAGs; fairgate's spec
+has none) is refused before anything runs.
+
+Importer tasks (a candidate trained elsewhere, `tfx.dsl.Importer`) follow the
+importer launcher of the same tag, `backend/src/v2/component/importer_launcher.go`
+(`ImportLauncher.Execute`, `findOrNewArtifactToImport`,
+`ImportSpecToMLMDArtifact`) and `metadata/client.go` (`FindMatchedArtifact`):
+no container runs; the URI is the spec's constant or the named runtime
+parameter of the parent DAG (empty: an error); unless `reimport`, an artifact
+with the same URI, type, state and metadata already in this pipeline's context
+is reused, else a new LIVE artifact typed by the spec's schema title, its
+metadata as custom properties; one `system.ImporterExecution` is recorded
+COMPLETE with it as its only output.
 """
 from __future__ import annotations
 
@@ -68,7 +79,7 @@ from fairgate import progress
 from fairgate.config import is_uri
 from pipeline import kfp_spec
 from pipeline.kfp_local import cel
-from pipeline.kfp_local.store import DAG_EXECUTION, States, Store
+from pipeline.kfp_local.store import DAG_EXECUTION, IMPORTER_EXECUTION, States, Store
 
 log = logging.getLogger("fairgate.kfp_local")
 
@@ -337,6 +348,53 @@ class _Run:
                               "schema_title": _schema_title(artifact["type"])}
         return {"parameters": parameters, "artifacts": artifacts}
 
+    # --- the importer launcher ---------------------------------------------
+    def run_importer(self, task: str, importer: Dict[str, Any]) -> None:
+        """importer_launcher.go (kubeflow/pipelines 2.0.5) ImportLauncher.Execute."""
+        source = importer.get("artifactUri", {})
+        if "constant" in source:
+            uri = source["constant"]
+            if not isinstance(uri, str) or not uri:
+                raise TaskFailed(task, "failed to create MLMD artifact from ImporterSpec: "
+                                 "empty Artifact URI constant value")
+        elif source.get("runtimeParameter"):
+            name = source["runtimeParameter"]
+            parameter = kfp_spec.tasks(self.spec)[task].get("inputs", {}).get(
+                "parameters", {}).get(name)
+            if parameter is None:
+                raise TaskFailed(task, f"cannot find parameter {name} in task input to "
+                                 "fetch artifact uri")
+            uri = self.parameters.get(parameter.get("componentInputParameter", ""), "")
+            if not uri:
+                raise TaskFailed(task, "empty artifact URI runtime value for parameter "
+                                 f"{name}")
+        else:
+            raise TaskFailed(task, "artifact uri not provided")
+        # launcher_v2.go getArtifactSchema; client.go GetOrInsertArtifactType
+        # names the type by the schema's title.
+        schema_title = _schema_title(importer.get("typeSchema", {}))
+        metadata = importer.get("metadata", {})
+        outputs = list(kfp_spec.component_of(self.spec, task).get(
+            "outputDefinitions", {}).get("artifacts", {}))
+        if len(outputs) != 1:
+            raise TaskFailed(task, "failed to extract output artifact name from "
+                             "componentOutputSpec")
+        progress.logger.info("Component %s is running.", task)
+        execution = self.store.start_execution(
+            self.contexts, task, {}, "", {}, self.root_dag.id,
+            execution_type=IMPORTER_EXECUTION)
+        reused = None if importer.get("reimport") else self.store.matched_artifact(
+            uri, schema_title, metadata, self.contexts[0])
+        artifact = {"id": reused} if reused is not None else {
+            "uri": uri, "schema_title": schema_title, "metadata": metadata,
+            "imported": True}
+        self.store.publish(execution, self.contexts, States.COMPLETE,
+                           output_artifacts={outputs[0]: artifact})
+        self.executions[task] = execution.id
+        self.outputs[task] = {outputs[0]: uri}
+        progress.logger.info("Component %s is finished (imported %s%s).", task, uri,
+                 ", an artifact seen before" if reused is not None else "")
+
     # --- one task ---------------------------------------------------------
     def run_task(self, task: str) -> None:
         """One task; any failure is a TaskFailed that names it."""
@@ -355,6 +413,9 @@ class _Run:
             return
         task_spec = kfp_spec.tasks(self.spec)[task]
         label, executor = kfp_spec.executor_of(self.spec, task)
+        if "importer" in executor:
+            self.run_importer(task, executor["importer"])
+            return
         parameters = self.resolve_parameters(task)
         artifacts = self.resolve_artifacts(task)
         executor_input = {"inputs": {"parameterValues": parameters, "artifacts": {
@@ -417,10 +478,11 @@ def run_spec(spec: Dict[str, Any], *, pipeline_root: str, metadata_path: str,
     kfp_spec.check(spec, never_cached)
     order = kfp_spec.task_order(spec)
     for task in order:
-        if "container" not in kfp_spec.executor_of(spec, task)[1]:
-            raise kfp_spec.SpecRefused(task, "kfp-local executes container tasks only "
-                                       "(a limitation of kfp-local, not of the backend; "
-                                       "fairgate's spec has no other kind)")
+        executor = kfp_spec.executor_of(spec, task)[1]
+        if "container" not in executor and "importer" not in executor:
+            raise kfp_spec.SpecRefused(task, "kfp-local executes container and importer "
+                                       "tasks only (a limitation of kfp-local, not of "
+                                       "the backend; fairgate's spec has no other kind)")
     run = _Run(spec, pipeline_root, Store(metadata_path), work_dir,
                parameters or {}, python)
     log.info("kfp-local: run %s of pipeline %s, artifacts under %s",

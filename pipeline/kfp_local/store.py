@@ -25,6 +25,7 @@ PIPELINE_CONTEXT = "system.Pipeline"
 RUN_CONTEXT = "system.PipelineRun"
 CONTAINER_EXECUTION = "system.ContainerExecution"
 DAG_EXECUTION = "system.DAGExecution"
+IMPORTER_EXECUTION = "system.ImporterExecution"
 
 States = mlmd.Execution.State
 
@@ -158,13 +159,35 @@ class Store:
                 record = mlmd.Artifact(
                     type_id=self._type_id("artifact", artifact["schema_title"]),
                     uri=artifact["uri"], state=mlmd.Artifact.LIVE)
-                metadata = {"display_name": key, **artifact.get("metadata", {})}
+                # The launcher names what a container wrote; an imported
+                # artifact carries only the importer's metadata.
+                metadata = {**({} if artifact.get("imported") else {"display_name": key}),
+                            **artifact.get("metadata", {})}
                 for name, value in metadata.items():
                     record.custom_properties[name].CopyFrom(_metadata_value(value))
             pairs.append((record, _event(mlmd.Event.OUTPUT, key)))
         _, ids, _ = self.store.put_execution(execution, pairs, contexts)
         return {key: artifact_id for key, artifact_id in
                 zip((output_artifacts or {}).keys(), ids)}
+
+    def matched_artifact(self, uri: str, schema_title: str, metadata: Dict[str, Any],
+                         pipeline_context: mlmd.Context) -> Optional[int]:
+        """An artifact to reuse for an import (client.go FindMatchedArtifact,
+        matchedArtifactOrNot): same URI, type and state, every custom property
+        of the import equal, attributed to this pipeline's context."""
+        type_id = self._type_id("artifact", schema_title)
+        wanted = {k: _metadata_value(v) for k, v in metadata.items()}
+        in_pipeline = {a.id for a in
+                       self.store.get_artifacts_by_context(pipeline_context.id)}
+        for artifact in self.store.get_artifacts_by_uri(uri):
+            if artifact.type_id != type_id or artifact.state != mlmd.Artifact.LIVE:
+                continue
+            if any(k not in artifact.custom_properties or
+                   artifact.custom_properties[k] != v for k, v in wanted.items()):
+                continue
+            if artifact.id in in_pipeline:
+                return artifact.id
+        return None
 
     def outputs_of(self, execution_id: int) -> Dict[str, Dict[str, Any]]:
         """{output name: RuntimeArtifact dict} as the driver hands them on: name
