@@ -194,7 +194,7 @@ def train_sample(config: Config, files: Sequence[str], rows: int):
     overrides = feature_kinds(data)
     cells: Dict[str, List[str]] = {}
     numeric: Dict[str, bool] = {}
-    for path in _train_files(config, files):
+    for path in _split_files(config, files, "train"):
         header, body = _read(path)
         features = run_columns.resolve_features(header, data.label, data.group,
                                                 overrides, data.exclude_features)
