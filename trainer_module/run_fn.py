@@ -24,11 +24,10 @@ from fairgate.data import leakage, run_columns
 from fairgate.data.images import decode_stored
 from fairgate.metrics.groups import group_array, group_text, group_value
 from fairgate.model_module import MODEL_RECORD, summary
-from trainer_module import (calibration, constraints, export, group_head,
-                            group_thresholds, models, regularizers, selection,
-                            tabular_inputs, training)
+from trainer_module import (calibration, constraints, export, group_thresholds,
+                            models, regularizers, selection, tabular_inputs,
+                            training)
 from trainer_module.serving_head import ServingHead
-from trainer_module.tfco_compat import BatchSlot, ConstrainedStep
 
 # The Trainer's settings: the run config's schema (fairgate/config.py), read from
 # custom_config with Struct-borne floats taken as integers where whole.
@@ -458,20 +457,14 @@ def _train_and_export(fn_args) -> None:
     logging.info("Learning rate %g, schedule %s", settings.learning_rate,
                  schedule_of(settings))
     if settings.mode == "tfco":
-        slot = BatchSlot()
-        problem = constraints.build_problem(
-            spec, lambda: model(slot.features, training=True)[:, 0], slot)
-        membership = group_head.for_constraints(model, spec, settings.group_head_weight)
+        step, membership = training.constrained_step(
+            model, spec, optimizer,
+            tf.keras.optimizers.Adam(settings.constraint_learning_rate),
+            settings.group_head_weight, settings.jit_compile)
         if membership is not None:
             logging.info("Group head (training only, not exported): predicts "
                          "membership of groups %s from the last hidden layer, weight %g",
                          membership.groups, membership.weight)
-        step = ConstrainedStep(
-            problem, slot, model.trainable_variables, optimizer,
-            tf.keras.optimizers.Adam(settings.constraint_learning_rate),
-            jit_compile=settings.jit_compile,
-            auxiliary=membership.loss if membership else None,
-            auxiliary_variables=membership.trainable_variables if membership else ()).step
     elif settings.mode == "correlation":
         def penalty(logits, labels, groups):
             return settings.correlation_weight * regularizers.absolute_correlation(
