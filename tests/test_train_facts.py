@@ -92,3 +92,28 @@ def test_a_label_copy_is_flagged_at_the_threshold_given(tmp_path):
                                 "region", KINDS, str(tmp_path / "facts"), threshold=0.99)
     assert [f["feature"] for f in content["leakage"]["flagged"]] == ["score"]
     assert content["leakage"]["threshold"] == 0.99
+
+
+def _cross_fitted_reference(values, labels, seed):
+    """The definition, row by row: each row scored by its category's positive
+    rate on the other half of the rows (that half's rate for an unseen one)."""
+    fold = np.random.default_rng(seed).permutation(len(values)) % 2
+    scores = np.empty(len(values))
+    for i in range(len(values)):
+        other = fold != fold[i]
+        same = other & (values == values[i])
+        scores[i] = labels[same].mean() if same.any() else labels[other].mean()
+    value = leakage.auc(scores, labels)
+    return max(value, 1.0 - value)
+
+
+def test_the_categorical_score_is_the_cross_fitted_category_rate():
+    rng = np.random.default_rng(8)
+    labels = rng.integers(0, 2, 600).astype(float)
+    # Common categories that lean towards the label, plus unique identifiers.
+    common = np.where(rng.random(600) < 0.7, labels, 1 - labels).astype(int)
+    values = np.array([f"c{v}".encode() if rng.random() < 0.8 else f"id{i}".encode()
+                       for i, v in enumerate(common)], dtype=object)
+    for seed in (0, 3):
+        assert leakage.categorical_score(values, labels, seed) == \
+            _cross_fitted_reference(values, labels, seed)
