@@ -8,6 +8,8 @@
        model, or the model in serving; writes the blessing)
     -> GatedPusher (blessed models only, once each) -> FairnessReportGen
   BaselineTrainer -> UnconstrainedEvaluator (same metrics, no gates; for the report)
+  DataValidationGate -> FairnessReportGen (the train split's facts: features,
+    leakage guard, train groups; computed once, for tabular runs that train)
 
 A candidate trained elsewhere (the `candidate:` section) replaces both Trainers:
   CandidateImporter (tfx.dsl.Importer of candidate.model or candidate.artifact)
