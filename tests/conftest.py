@@ -70,11 +70,11 @@ def image_module_run(tmp_path_factory, tiny_tfds_dir):
 # `--durations=0` of full and per-file runs on 2026-12-01), and neither worker is
 # left with a long file at the end. A new file that runs pipelines belongs in
 # this list.
-LONGEST_FIRST = ("test_kfp_local.py", "test_model_module.py",
-                 "test_candidate_pipeline.py", "test_cli.py",
+LONGEST_FIRST = ("test_kfp_local.py", "test_candidate_pipeline.py",
+                 "test_model_module.py", "test_cli.py",
                  "test_fairness_gate.py", "test_side_effects_pipeline.py",
-                 "test_trainer_pipeline.py", "test_trainer_tabular.py",
-                 "test_data_pipeline.py", "test_group_thresholds_pipeline.py",
+                 "test_data_pipeline.py", "test_trainer_pipeline.py",
+                 "test_trainer_tabular.py", "test_group_thresholds_pipeline.py",
                  "test_real_world_csv.py", "test_bad_inputs.py", "test_kfp_contract.py",
                  "test_kfp_local_importer.py", "test_gated_pusher.py",
                  "test_repeated_columns.py", "test_trainer_constraints.py",
