@@ -2,8 +2,9 @@
 the README's example module, copied outside the repository, trained under an
 FPR-gap constraint by the local runner; its SavedModel serves raw tf.Examples in
 a process that cannot import the module; caching follows the module's content;
-an image module under TFCO; Kubeflow staging; a team's module in mode
-correlation (mode group_thresholds: test_group_thresholds_pipeline.py)."""
+an image module under TFCO; a team's module in mode correlation (mode
+group_thresholds: test_group_thresholds_pipeline.py; Kubeflow staging:
+test_kfp_local.py)."""
 import json
 import os
 import shutil
@@ -150,35 +151,6 @@ def test_an_image_module_trains_under_tfco_and_serves_both_signatures(image_modu
     served = tf.saved_model.load(os.path.join(trainer_dir, "Format-Serving"))
     assert {"serving_default", "serving_image_bytes"} <= set(served.signatures)
     assert any("own_conv" in v.name for v in served.variables)
-
-
-def test_kfp_local_stages_a_module_kept_outside_the_repository(tmp_path):
-    """The compiled spec's Trainers read the module from the pipeline root only:
-    the module lives in tmp_path (not on the task's sys.path), and the spec's
-    custom_config names its staged copy."""
-    from pipeline import kubeflow_runner
-    module_dir = tmp_path / "outside"
-    shutil.copytree(os.path.join(REPO, "configs", "models"), str(module_dir))
-    write_biased_csv(tmp_path / "csv" / "data.csv", 3000, seed=0)
-    config = _config(tmp_path, str(module_dir), train_steps=600, baseline=False)
-    raw = config.model_dump()
-    path = tmp_path / "kfp.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    spec = kubeflow_runner.compile_job(config_lib.load(str(path)), local=True)
-    staged_root = os.path.join(str(tmp_path / "pipeline_root"), "_fairgate_model_modules")
-    assert str(module_dir) not in json.dumps(spec)
-    staged = sorted(os.listdir(os.path.join(staged_root, os.listdir(staged_root)[0])))
-    assert staged == ["team_layers.py", "team_model.py"]
-    fairgate = os.path.join(os.path.dirname(sys.executable), "fairgate")
-    done = subprocess.run([fairgate, "run", "--runner", "kfp-local", "--config",
-                           str(path)], cwd=str(tmp_path), capture_output=True,
-                          text=True, timeout=1200)
-    assert done.returncode in (0, 3), done.stderr[-3000:]
-    with open(tmp_path / "report_dir" / "report.json") as f:
-        report = json.load(f)
-    assert report["model"]["module_file"].startswith(staged_root)
-    assert report["model"]["function"] == "build_model"
-    assert report["verdict"]["pushed"] == report["verdict"]["blessed"]
 
 
 def _served_logits(model_uri, serialized):
