@@ -69,7 +69,8 @@ def _tfma_seconds(model_dir, eval_config, data_pattern, out_dir):
                                                          eval_config=eval_config),
         eval_config=eval_config, data_location=data_pattern, file_format="tfrecords",
         output_path=out_dir, pipeline_options=PipelineOptions(
-            ["--direct_running_mode=in_memory", "--direct_num_workers=1"]))
+            ["--runner=FnApiRunner", "--direct_running_mode=in_memory",
+             "--direct_num_workers=1"]))
     return time.perf_counter() - start
 
 

@@ -62,7 +62,8 @@ def measure(size: int, data_dir: str, work_dir: str) -> dict:
         components=[ingest, statistics], enable_cache=False,
         metadata_connection_config=tfx.orchestration.metadata
         .sqlite_metadata_connection_config(os.path.join(root, "m.sqlite")),
-        beam_pipeline_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"])
+        beam_pipeline_args=["--runner=FnApiRunner", "--direct_running_mode=in_memory",
+                            "--direct_num_workers=1"])
     start = time.time()
     tfx.orchestration.LocalDagRunner().run(pipeline)
     run_s = time.time() - start

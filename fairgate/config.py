@@ -583,14 +583,16 @@ class Config(Section):
     report_dir: str = ""
     """Where the latest fairness report is copied. Empty: .fairgate/<name>/report."""
     beam_args: List[str] = Field(default_factory=lambda: [
-        "--direct_running_mode=in_memory", "--direct_num_workers=1",
-        "--sdk_container_image=unused-by-direct-runner"])
+        "--runner=FnApiRunner", "--direct_running_mode=in_memory",
+        "--direct_num_workers=1", "--sdk_container_image=unused-by-direct-runner"])
     """Beam pipeline args of every Beam component (ExampleGen for CSV and TFRecord,
-    StatisticsGen, the Evaluators; README "Beyond one machine"). The default: Beam's
-    DirectRunner in this process, one worker (multi-processing measured 2x slower on
-    2 cores). The container-image flag only stops TFX from building a
-    throwaway TFX sdist for every Beam component (2-3 s each), which a local
-    DirectRunner never uses."""
+    StatisticsGen, the Evaluators; README "Beyond one machine"). The default: the
+    engine of Beam's DirectRunner (FnApiRunner) in this process, one worker
+    (multi-processing measured 2x slower on 2 cores). Named directly, because the
+    DirectRunner first tries to download and start the Prism runner (2-3 s per
+    component, more where there is no network, and another engine where there is).
+    The container-image flag only stops TFX from building a throwaway TFX sdist for
+    every Beam component (2-3 s each), which a local runner never uses."""
     kubeflow: KubeflowConfig = Field(default_factory=KubeflowConfig)
     candidate: Optional[CandidateConfig] = None
     """Gate a model trained elsewhere (candidate.model) or precomputed scores

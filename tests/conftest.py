@@ -6,6 +6,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
+from tests import pipeline_helpers as helpers  # noqa: E402
 from tests.pipeline_helpers import built_once  # noqa: E402
 
 
@@ -29,22 +30,56 @@ def saved_models(tmp_path_factory):
     return push_workers.make_models(str(folder), 2)  # the paths; nothing is rebuilt
 
 
+def _image_module_config(folder, tfds_dir):
+    from fairgate import config as config_lib
+    config = helpers.make_config(folder, source="tfds", data_dir=tfds_dir,
+                                 dataset="embedded_celeb_a/n300_seed3", image_size=16)
+    raw = config.model_dump()
+    # What is judged is what each stage wrote, not how well the model learned:
+    # the smallest training that runs the whole DAG.
+    raw["trainer"].update(
+        model={"module_file": str(folder / "image_model" / "cnn.py"),
+               "function": "small_cnn", "hparams": {"filters": 4}},
+        baseline=False, train_steps=20, snapshot_every=10)
+    return config_lib.from_dict(raw, origin=str(folder / "config.yaml"))
+
+
+@pytest.fixture(scope="session")
+def image_module_run(tmp_path_factory, tiny_tfds_dir):
+    """One run of the whole DAG on tiny_tfds_dir's faces at 16x16, trained with a
+    team's CNN module (model_modules.SMALL_CNN): test_data_pipeline.py judges its
+    ingestion, test_model_module.py the model the module built. Returns the
+    config and the progress lines the run logged."""
+    from tests import model_modules
+
+    def build(folder):
+        model_modules.write(folder / "image_model", model_modules.SMALL_CNN, "cnn.py")
+        helpers.run_keeping_progress(_image_module_config(folder, tiny_tfds_dir),
+                                     str(folder / "progress.log"))
+    folder = built_once(tmp_path_factory, "image_module_run", build)
+    return (_image_module_config(folder, tiny_tfds_dir),
+            (folder / "progress.log").read_text().splitlines())
+
+
 # The suite runs on two workers (pytest-xdist, `--dist loadfile`: one test file per
 # worker at a time, so module fixtures share a pipeline run within a file;
 # pipeline_helpers.built_once shares a folder across files and workers). Files are
 # handed out in collection order (`--no-loadscope-reorder` in pyproject.toml: by
 # default xdist reorders files by their number of tests, which undid this order),
 # so the files that run whole pipelines go first, longest first (by the
-# `--durations=0` of a full run on 2026-12-01), and neither worker is left with a
-# long file at the end. A new file that runs pipelines belongs in this list.
-LONGEST_FIRST = ("test_kfp_local.py", "test_model_module.py", "test_cli.py",
-                 "test_fairness_gate.py", "test_trainer_pipeline.py",
-                 "test_trainer_tabular.py", "test_side_effects_pipeline.py",
-                 "test_group_thresholds_pipeline.py", "test_data_pipeline.py",
-                 "test_real_world_csv.py", "test_trainer_constraints.py",
-                 "test_bad_inputs.py", "test_kfp_contract.py", "test_gated_pusher.py",
-                 "test_embedded_celeba.py", "test_tabular_inputs.py",
-                 "test_serving_head.py")
+# `--durations=0` of full and per-file runs on 2026-12-01), and neither worker is
+# left with a long file at the end. A new file that runs pipelines belongs in
+# this list.
+LONGEST_FIRST = ("test_kfp_local.py", "test_candidate_pipeline.py",
+                 "test_model_module.py", "test_cli.py",
+                 "test_fairness_gate.py", "test_side_effects_pipeline.py",
+                 "test_data_pipeline.py", "test_trainer_pipeline.py",
+                 "test_trainer_tabular.py", "test_group_thresholds_pipeline.py",
+                 "test_real_world_csv.py", "test_bad_inputs.py", "test_kfp_contract.py",
+                 "test_kfp_local_importer.py", "test_gated_pusher.py",
+                 "test_repeated_columns.py", "test_trainer_constraints.py",
+                 "test_embedded_celeba.py", "test_test_split_only.py",
+                 "test_tabular_inputs.py", "test_serving_head.py")
 
 
 def pytest_collection_modifyitems(items):

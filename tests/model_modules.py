@@ -32,6 +32,29 @@ def build_model(inputs, train, hparams):
 '''
 
 
+# An image model for the image sources: a convolution over pixels standardised on
+# a sample of `train`, whatever image_size the run uses.
+SMALL_CNN = '''
+import numpy as np
+import tf_keras as keras
+
+
+def small_cnn(inputs, train, hparams):
+    pixels = inputs["image"]
+    size = int(round((pixels.shape[-1] // 3) ** 0.5))
+    images = train["image"]  # a sample of the train split, to adapt on
+    scale = keras.layers.Normalization(axis=None, name="pixel_scale")
+    scale.adapt(images[:2000].astype("float32"))
+    x = keras.layers.Reshape((size, size, 3))(scale(keras.layers.Lambda(
+        lambda p: keras.backend.cast(p, "float32"))(pixels)))
+    x = keras.layers.Conv2D(hparams["filters"], 3, activation="relu",
+                            name="own_conv")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(8, activation="relu")(x)
+    return keras.Model(pixels, keras.layers.Dense(1, name="own_logit")(x))
+'''
+
+
 def write(folder, source=SUBSET_TABULAR, name="team.py") -> str:
     """The module file, alone in `folder`; returns its path."""
     os.makedirs(str(folder), exist_ok=True)

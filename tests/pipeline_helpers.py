@@ -1,6 +1,7 @@
 """Runs a real pipeline from a config dict in a temporary folder, and builds a
 folder once per test session for every test file and xdist worker that needs it."""
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -42,6 +43,43 @@ def split_examples(examples_uri, split="test"):
     import tensorflow as tf
     files = sorted(glob.glob(os.path.join(examples_uri, f"Split-{split}", "*.gz")))
     return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def read_examples(examples_uri, split="test"):
+    """The tf.Examples of one split of an ExampleGen output, parsed."""
+    import tensorflow as tf
+    return [tf.train.Example.FromString(s) for s in split_examples(examples_uri, split)]
+
+
+def report(config) -> dict:
+    """The report.json a run left in the config's report_dir."""
+    from fairgate.report import REPORT_JSON  # deferred: the report package loads TFMA
+    with open(os.path.join(config.resolved_report_dir, REPORT_JSON)) as f:
+        return json.load(f)
+
+
+def run_keeping_progress(config, path):
+    """run(config), writing the progress lines it logged to `path` (one a line):
+    a shared run's lines, for the tests that read the folder later."""
+    import logging
+    from fairgate import progress
+
+    class Keep(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.INFO)
+            self.lines = []
+
+        def emit(self, record):
+            self.lines.append(record.getMessage())
+
+    keep = Keep()
+    progress.logger.addHandler(keep)
+    try:
+        run(config)
+    finally:
+        progress.logger.removeHandler(keep)
+    with open(path, "w") as f:
+        f.write("".join(line + "\n" for line in keep.lines))
 
 
 def error_chain(error: BaseException) -> str:

@@ -4,7 +4,6 @@ on the same pipeline root. Each call is a real subprocess.
 
 One CSV and one pipeline root serve the whole file: the `resumed` fixture's runs
 push the model the later tests judge against, so each test passes alone."""
-import json
 import os
 import shutil
 import signal
@@ -18,6 +17,7 @@ import yaml
 from fairgate import config as config_lib
 from fairgate.release import serving_versions
 from pipeline import runners
+from tests import pipeline_helpers as helpers
 from tests.pipeline_helpers import NATIVE_LOG_LINE
 from tests.tabular import write_biased_csv
 
@@ -54,10 +54,7 @@ def write_config(workdir, **overrides):
 
 
 def outputs(config_path):
-    from fairgate import artifacts
-    config = config_lib.load(config_path)
-    return artifacts.latest_outputs(config.resolved_metadata_path,
-                                    config.resolved_pipeline_root)
+    return helpers.outputs(config_lib.load(config_path))
 
 
 def fairgate(*args, cwd):
@@ -245,7 +242,7 @@ def test_a_corrupted_model_in_serving_is_named_and_a_second_run_waits(workdir, r
     assert "does not parse as a SavedModel (100 bytes" in stderr
     assert "VERDICT: BLESSED, pushed" in stdout  # pushed again: serving is mended
 
-    report = json.load(open(workdir / "report" / "report.json"))
+    report = helpers.report(config_lib.load(config))
     baseline = report["serving_baseline"]
     assert baseline["in_serving"] is False
     assert [u["version"] for u in baseline["unusable"]] == [version]

@@ -1,11 +1,8 @@
 """Real pipeline runs: ingestion of each source, the gate passing good data."""
-import glob
 import json
-import logging
 import os
 
 import numpy as np
-import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from fairgate.data import embedded_celeba
@@ -14,28 +11,12 @@ from tests import pipeline_helpers as helpers
 from tests.tabular import write_csv
 
 
-def _read_examples(examples_uri, split):
-    files = glob.glob(os.path.join(examples_uri, f"Split-{split}", "*.gz"))
-    records = []
-    for path in files:
-        records += [tf.train.Example.FromString(r.numpy()) for r in
-                    tf.data.TFRecordDataset(path, compression_type="GZIP")]
-    return records
-
-
-def test_celeba_layout_ingests_and_validates(tmp_path, tiny_tfds_dir, caplog):
-    caplog.set_level(logging.INFO)
-    config = helpers.make_config(
-        tmp_path, source="tfds", data_dir=tiny_tfds_dir,
-        dataset="embedded_celeb_a/n300_seed3", image_size=16)
-    # Only ingestion and validation are judged here: the least training that lets
-    # the rest of the DAG run (the default budget is 1,000 steps per Trainer).
-    config.trainer.train_steps = 10
-    config.trainer.snapshot_every = 10
-    config.trainer.baseline = False
-    helpers.run(config)
-    progress = [r.getMessage() for r in caplog.records
-                if r.getMessage().startswith("Progress: CelebAExampleGen: split ")]
+def test_celeba_layout_ingests_and_validates(image_module_run, tiny_tfds_dir):
+    # The shared run on tiny_tfds_dir's faces at 16x16 (conftest.image_module_run):
+    # only ingestion and validation are judged here.
+    config, logged = image_module_run
+    progress = [line for line in logged
+                if line.startswith("Progress: CelebAExampleGen: split ")]
     assert any(line.startswith("Progress: CelebAExampleGen: split train: 100% (241/241 "
                                "faces)") for line in progress), progress
     outputs = helpers.outputs(config)
@@ -44,9 +25,9 @@ def test_celeba_layout_ingests_and_validates(tmp_path, tiny_tfds_dir, caplog):
 
     builder = embedded_celeba.prepare(tiny_tfds_dir, num_examples=300, seed=3)
     for ours, theirs in {"train": "train", "eval": "validation", "test": "test"}.items():
-        records = _read_examples(examples_uri, ours)
+        records = helpers.read_examples(examples_uri, ours)
         assert len(records) == builder.info.splits[theirs].num_examples
-    test_records = _read_examples(examples_uri, "test")
+    test_records = helpers.read_examples(examples_uri, "test")
     for record in test_records:  # one bytes value of 16*16*3 uint8 pixels, no floats
         image = record.features.feature["image"]
         assert image.WhichOneof("kind") == "bytes_list"
@@ -98,6 +79,6 @@ def test_csv_dataset_runs_through_config_alone(tmp_path):
     outputs = helpers.outputs(config)
     assert "validated_schema" in outputs["DataValidationGate"]
     assert "model" in outputs["Trainer"] and "model" in outputs["BaselineTrainer"]
-    splits = {split: len(_read_examples(outputs["CsvExampleGen"]["examples"], split))
+    splits = {split: len(helpers.read_examples(outputs["CsvExampleGen"]["examples"], split))
               for split in ("train", "eval", "test")}
     assert sum(splits.values()) == 600 and splits["train"] > splits["eval"] > 0

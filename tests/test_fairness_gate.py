@@ -9,7 +9,6 @@ are the shipped tabular ones (policy confidence 0.95) with lenient value bounds;
 the last scenarios retrain against the blessed model: another seed (noise) is
 blessed, a model trained to flag south's negatives more often is not.
 """
-import json
 import os
 import re
 import shutil
@@ -80,10 +79,14 @@ class Workspace:
         self.config.evaluation.groups = groups
         self.config.evaluation.beam_args = evaluation.get("beam_args", [])
         helpers.run(self.config, enable_cache=True)
-        kept = self.tmp_path / f"report_{self.runs}"  # the stable dir is replaced
+        return self.kept_report()
+
+    def kept_report(self):
+        """The report of the last run, from a copy of its folder (the stable one
+        is replaced by the next run); `kept_at` names the copy."""
+        kept = self.tmp_path / f"report_{self.runs}"
         shutil.copytree(self.config.resolved_report_dir, kept)
-        with open(kept / "report.json") as f:
-            report = json.load(f)
+        report = helpers.report(self.config)
         report["kept_at"] = str(kept)
         return report
 

@@ -55,7 +55,7 @@ def test_group_thresholds_mode_through_gates_and_report(tmp_path):
     expected = group_thresholds.decide(thresholds, out["logits"].numpy(), regions)
     np.testing.assert_array_equal(served, expected)
 
-    report = json.load(open(os.path.join(config.resolved_report_dir, "report.json")))
+    report = helpers.report(config)
     assert report["training"]["mode"] == "group_thresholds"
     assert report["model"] == team
     assert report["checks"]  # the gates ran on the thresholded decisions

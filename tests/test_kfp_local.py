@@ -1,9 +1,11 @@
 """`fairgate run --runner kfp-local`: the compiled Kubeflow Pipelines spec executed
 as the open-source backend would (real subprocesses per task, ML Metadata in
 SQLite), through the same CLI, verdict and exit codes as the other runners."""
+import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -16,6 +18,7 @@ from tests.pipeline_helpers import NATIVE_LOG_LINE
 from tests.tabular import write_biased_csv
 
 FAIRGATE = os.path.join(os.path.dirname(sys.executable), "fairgate")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LENIENT = os.path.join(os.path.dirname(__file__), "data", "lenient_tabular.pbtxt")
 
 
@@ -124,41 +127,56 @@ def test_failing_gates_through_the_spec_push_nothing_and_exit_3(embedded):
     assert any("binary_accuracy" in reason for reason in report["verdict"]["reasons"])
 
 
-def test_csv_source_runs_through_the_spec_without_the_example_gen_driver(tmp_path):
-    """CsvExampleGen's driver sits in lifecycle.preCacheCheck, which the open-source
-    backend never runs (nor does kfp-local): its executor and every consumer of its
-    examples must work without it. The compiled CSV spec's ingestion and
-    validation tasks run here (training and judging are the embedded tests')."""
+def test_a_csv_source_and_a_module_outside_the_repository_run_through_the_spec(tmp_path):
+    """Two things a cluster does unlike the local runner, in one run of the whole spec:
+    * CsvExampleGen's driver sits in lifecycle.preCacheCheck, which the open-source
+      backend never runs (nor does kfp-local): its executor (fairgate's, with label
+      mapping and group merging, run from its dotted path as a pod runs it) and
+      every consumer of its examples must work without it;
+    * a team's model module kept outside the repository (not on a task's sys.path)
+      reaches the Trainers only as the copy that compiling stages in the pipeline
+      root, which the spec's custom_config names."""
     from fairgate import config as config_lib
-    from pipeline import kfp_local, kubeflow_runner
-    write_biased_csv(tmp_path / "csv" / "data.csv", 1500, seed=2)
-    # fairgate's CSV executor (label mapping, group merging) runs from its
-    # dotted path in the spec, as a pod would run it.
-    config = config_lib.load(_config(tmp_path, "kfp-csv", {
+    from pipeline import kubeflow_runner
+    module_dir = tmp_path / "outside"
+    shutil.copytree(os.path.join(REPO, "configs", "models"), str(module_dir))
+    write_biased_csv(tmp_path / "csv" / "data.csv", 3000, seed=0)
+    path = _config(tmp_path, "kfp-csv", {
         "source": "csv", "input_base": str(tmp_path / "csv"), "label": "approved",
         "label_positive": 1, "group": "region", "group_merge": {"N": ["north"]}},
-        groups=("N", "south")))
-    spec = kubeflow_runner.compile_job(config, local=True)["pipelineSpec"]
-    label, executor = kfp_spec.executor_of(spec, "CsvExampleGen")
+        groups=("N", "south"), train_steps=600,
+        model={"module_file": str(module_dir / "team_model.py"),
+               "function": "build_model", "hparams": {"width": 64, "dropout": 0.0}},
+        constraints={"objective": "error_rate", "constraints": [
+            {"gap": "false_positive_rate", "groups": ["N", "south"], "max_gap": 0.05}]})
+    spec = kubeflow_runner.compile_job(config_lib.load(path), local=True)["pipelineSpec"]
+    _, executor = kfp_spec.executor_of(spec, "CsvExampleGen")
     assert "preCacheCheck" in executor["container"].get("lifecycle", {})
-    keep = {"CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
-            "DataValidationGate"}
-    spec["root"]["dag"]["tasks"] = {t: s for t, s in kfp_spec.tasks(spec).items()
-                                    if t in keep}
-    outputs = kfp_local.run_spec(spec, pipeline_root=str(tmp_path / "root"),
-                                 metadata_path=str(tmp_path / "m.sqlite"),
-                                 work_dir=str(tmp_path / "work"))
-    assert set(outputs) == keep
-    examples = outputs["CsvExampleGen"]["examples"]
+    staged_root = os.path.join(str(tmp_path / "root"), "_fairgate_model_modules")
+    assert str(module_dir) not in json.dumps(spec)
+    (staged,) = os.listdir(staged_root)
+    assert sorted(os.listdir(os.path.join(staged_root, staged))) == \
+        ["team_layers.py", "team_model.py"]
+
+    done = _run(path, tmp_path)
+    assert done.returncode in (0, 3), done.stdout + done.stderr[-3000:]
+    for task in kfp_spec.tasks(spec):
+        assert f"Component {task} is finished" in done.stderr, task
+    (run_root,) = glob.glob(str(tmp_path / "root" / "kfp-csv" / "*" / "CsvExampleGen"))
+    examples = os.path.join(run_root, "examples")
     assert sorted(os.listdir(examples)) == ["Split-eval", "Split-test", "Split-train"]
-    assert os.path.exists(outputs["DataValidationGate"]["validated_schema"])
-    import glob
+    assert glob.glob(os.path.join(os.path.dirname(run_root), "DataValidationGate",
+                                  "validated_schema", "*"))
     import tensorflow as tf
     records = tf.data.TFRecordDataset(
         glob.glob(os.path.join(examples, "Split-train", "*.gz")), compression_type="GZIP")
     regions = {tf.train.Example.FromString(r.numpy()).features.feature["region"]
                .bytes_list.value[0] for r in records}
     assert regions == {b"N", b"south"}
+    report = _report(tmp_path)
+    assert report["model"]["module_file"].startswith(staged_root)
+    assert report["model"]["function"] == "build_model"
+    assert report["verdict"]["pushed"] == report["verdict"]["blessed"]
 
 
 def test_runs_are_recorded_in_ml_metadata_as_the_backend_records_them(embedded):

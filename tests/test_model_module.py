@@ -2,8 +2,9 @@
 the README's example module, copied outside the repository, trained under an
 FPR-gap constraint by the local runner; its SavedModel serves raw tf.Examples in
 a process that cannot import the module; caching follows the module's content;
-an image module under TFCO; Kubeflow staging; a team's module in mode
-correlation (mode group_thresholds: test_group_thresholds_pipeline.py)."""
+an image module under TFCO; a team's module in mode correlation (mode
+group_thresholds: test_group_thresholds_pipeline.py; Kubeflow staging:
+test_kfp_local.py)."""
 import json
 import os
 import shutil
@@ -71,13 +72,18 @@ SERVE = textwrap.dedent("""
 """)
 
 
+# The team model is judged on 400 held-out rows against an accuracy of 0.7: at
+# these steps it scored 0.855 there (standard error 0.018), over 8 standard errors above it.
+TEAM_STEPS = 600
+
+
 @pytest.fixture(scope="module")
 def team_run(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("team")
     module_dir = str(tmp_path / "outside_the_repository")
     shutil.copytree(os.path.join(REPO, "configs", "models"), module_dir)
     write_biased_csv(tmp_path / "csv" / "data.csv", 4000, seed=0)
-    config = _config(tmp_path, module_dir, train_steps=1500)
+    config = _config(tmp_path, module_dir, train_steps=TEAM_STEPS)
     helpers.run(config, enable_cache=True)
     return tmp_path, module_dir, config, helpers.outputs(config)
 
@@ -106,8 +112,7 @@ def test_team_model_is_trained_named_and_served_without_its_module(team_run):
     labels = held_out["approved"][:400]
     accuracy = (positive == labels).mean()
     assert accuracy > 0.7, accuracy
-    with open(os.path.join(config.resolved_report_dir, "report.json")) as f:
-        report = json.load(f)
+    report = helpers.report(config)
     print("team model:", record, "accuracy on 400 held-out rows", accuracy)
     # Blessed or not as the gates measured; pushed exactly when blessed.
     assert report["model"] == record  # the report names the model
@@ -125,7 +130,7 @@ def test_unchanged_module_reruns_nothing_and_a_changed_sibling_reruns_the_traine
         assert again[component][len(before[component]):] == ["CACHED"], again
     with open(os.path.join(module_dir, "team_layers.py"), "a") as f:
         f.write("\n# a change to a sibling module\n")
-    changed = _config(tmp_path, module_dir, train_steps=1500)
+    changed = _config(tmp_path, module_dir, train_steps=TEAM_STEPS)
     assert changed.trainer.model.module_file == config.trainer.model.module_file
     helpers.run(changed, enable_cache=True)
     after = _trainer_states(changed)
@@ -133,42 +138,11 @@ def test_unchanged_module_reruns_nothing_and_a_changed_sibling_reruns_the_traine
         assert after[component][len(again[component]):] == ["COMPLETE"], after
 
 
-IMAGE_MODULE = '''
-import numpy as np
-import tf_keras as keras
-
-
-def small_cnn(inputs, train, hparams):
-    pixels = inputs["image"]
-    size = int(round((pixels.shape[-1] // 3) ** 0.5))
-    images = train["image"]  # a sample of the train split, to adapt on
-    scale = keras.layers.Normalization(axis=None, name="pixel_scale")
-    scale.adapt(images[:2000].astype("float32"))
-    x = keras.layers.Reshape((size, size, 3))(scale(keras.layers.Lambda(
-        lambda p: keras.backend.cast(p, "float32"))(pixels)))
-    x = keras.layers.Conv2D(hparams["filters"], 3, activation="relu",
-                            name="own_conv")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    x = keras.layers.Dense(8, activation="relu")(x)
-    return keras.Model(pixels, keras.layers.Dense(1, name="own_logit")(x))
-'''
-
-
-def test_an_image_module_trains_under_tfco_and_serves_both_signatures(tmp_path):
-    module_dir = tmp_path / "image_model"
-    module_dir.mkdir()
-    (module_dir / "cnn.py").write_text(IMAGE_MODULE)
-    config = helpers.make_config(tmp_path, source="embedded_celeba",
-                                 data_dir=str(tmp_path / "tfds"), num_examples=300)
-    raw = config.model_dump()
-    # What is judged is the model the module built and its signatures, not how
-    # well it learned: the smallest data and training that run the whole DAG.
-    raw["trainer"].update(
-        model={"module_file": str(module_dir / "cnn.py"), "function": "small_cnn",
-               "hparams": {"filters": 4}},
-        baseline=False, train_steps=20, snapshot_every=10)
-    config = config_lib.from_dict(raw, origin=str(tmp_path / "config.yaml"))
-    helpers.run(config)
+def test_an_image_module_trains_under_tfco_and_serves_both_signatures(image_module_run):
+    # The shared run on tiny faces with model_modules.SMALL_CNN (conftest): what is
+    # judged is the model the module built and its signatures.
+    config, _ = image_module_run
+    assert helpers.report(config)["training"]["mode"] == "tfco"
     trainer_dir = helpers.outputs(config)["Trainer"]["model"]
     with open(os.path.join(trainer_dir, "model.json")) as f:
         record = json.load(f)
@@ -177,35 +151,6 @@ def test_an_image_module_trains_under_tfco_and_serves_both_signatures(tmp_path):
     served = tf.saved_model.load(os.path.join(trainer_dir, "Format-Serving"))
     assert {"serving_default", "serving_image_bytes"} <= set(served.signatures)
     assert any("own_conv" in v.name for v in served.variables)
-
-
-def test_kfp_local_stages_a_module_kept_outside_the_repository(tmp_path):
-    """The compiled spec's Trainers read the module from the pipeline root only:
-    the module lives in tmp_path (not on the task's sys.path), and the spec's
-    custom_config names its staged copy."""
-    from pipeline import kubeflow_runner
-    module_dir = tmp_path / "outside"
-    shutil.copytree(os.path.join(REPO, "configs", "models"), str(module_dir))
-    write_biased_csv(tmp_path / "csv" / "data.csv", 3000, seed=0)
-    config = _config(tmp_path, str(module_dir), train_steps=600, baseline=False)
-    raw = config.model_dump()
-    path = tmp_path / "kfp.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    spec = kubeflow_runner.compile_job(config_lib.load(str(path)), local=True)
-    staged_root = os.path.join(str(tmp_path / "pipeline_root"), "_fairgate_model_modules")
-    assert str(module_dir) not in json.dumps(spec)
-    staged = sorted(os.listdir(os.path.join(staged_root, os.listdir(staged_root)[0])))
-    assert staged == ["team_layers.py", "team_model.py"]
-    fairgate = os.path.join(os.path.dirname(sys.executable), "fairgate")
-    done = subprocess.run([fairgate, "run", "--runner", "kfp-local", "--config",
-                           str(path)], cwd=str(tmp_path), capture_output=True,
-                          text=True, timeout=1200)
-    assert done.returncode in (0, 3), done.stderr[-3000:]
-    with open(tmp_path / "report_dir" / "report.json") as f:
-        report = json.load(f)
-    assert report["model"]["module_file"].startswith(staged_root)
-    assert report["model"]["function"] == "build_model"
-    assert report["verdict"]["pushed"] == report["verdict"]["blessed"]
 
 
 def _served_logits(model_uri, serialized):
@@ -249,7 +194,7 @@ def test_a_module_in_correlation_mode_lowers_the_score_group_correlation(tmp_pat
     outputs = helpers.outputs(config)
     examples = outputs["CsvExampleGen"]["examples"]
 
-    report = json.load(open(os.path.join(config.resolved_report_dir, "report.json")))
+    report = helpers.report(config)
     record = report["training"]["correlation"]
     assert report["training"]["mode"] == "correlation"
     assert report["model"]["function"] == "build_model"

@@ -11,14 +11,13 @@ within noise and lists none.
 """
 import contextlib
 import io
-import json
 import os
-import shutil
 
 import pytest
 
 from fairgate import cli
 from fairgate.release import serving_versions
+from fairgate.report import REPORT_JSON
 from tests import pipeline_helpers as helpers
 from tests import test_fairness_gate as gate_tests
 from tests.test_fairness_gate import GROUPS, LENIENT, write_gates
@@ -43,14 +42,12 @@ class Workspace(gate_tests.Workspace):
         config.evaluation.side_effects.policy = policy
         config.push_destination = str(self.tmp_path / serving)
         helpers.run(config, enable_cache=True)
-        kept = self.tmp_path / f"report_{self.runs}"
-        shutil.copytree(config.resolved_report_dir, kept)
-        with open(kept / "report.json") as f:
-            report = json.load(f)
+        report = self.kept_report()
+        kept = report["kept_at"]
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):  # the CLI's verdict block
-            report["exit_code"] = cli._print_verdict(str(kept / "report.json"),
-                                                     str(kept))
+            report["exit_code"] = cli._print_verdict(
+                os.path.join(kept, REPORT_JSON), kept)
         report["printed"] = printed.getvalue()
         return report
 

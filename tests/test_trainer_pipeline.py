@@ -135,8 +135,7 @@ def test_evaluators_measure_the_test_split_and_the_report_compares_models(traine
         assert evaluation.value(collect.OVERALL, "example_count", "") == test_size
         models = eval_config_writer.load_eval_run(outputs[evaluator]["evaluation"])[3]
         assert all(path.startswith(trained[model]) for path in models.values())
-    report = json.load(open(os.path.join(
-        trained["config"].resolved_report_dir, "report.json")))
+    report = helpers.report(trained["config"])
     rates = report["models"]
     assert set(rates) == {"candidate", "unconstrained"}  # no blessed model before
     fpr = {label: rates[label]["rates"]["Young=0"]["0.50"]["false_positive_rate"]

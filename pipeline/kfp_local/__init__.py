@@ -42,8 +42,12 @@ files; `/tmp/kfp_outputs/...` in a pod) live under
 folder (the 2.0.5 launcher accepts only gs://, minio:// and s3:// output URIs,
 and `fairgate compile` requires gs:// for a cluster), whose output artifact
 folders are created before the task runs (object storage needs none); tasks run
-one at a time. What kfp-local does not execute (nested DAGs; fairgate's spec
-has none) is refused before anything runs.
+one at a time, and a task whose command is `python -m ...` (every fairgate task)
+is forked from one interpreter per run that has imported TensorFlow, TFX, TFMA,
+TFDV and Beam once (warm.py: the same argv, folder, environment, streams and exit
+code as a fresh interpreter, without the 10-17 s of imports per task;
+`run_spec(warm_start=False)` starts each fresh). What kfp-local does not execute
+(nested DAGs; fairgate's spec has none) is refused before anything runs.
 
 Importer tasks (a candidate trained elsewhere, `tfx.dsl.Importer`) follow the
 importer launcher of the same tag, `backend/src/v2/component/importer_launcher.go`
@@ -78,7 +82,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from fairgate import progress
 from fairgate.config import is_uri
 from pipeline import kfp_spec
-from pipeline.kfp_local import cel
+from pipeline.kfp_local import cel, warm
 from pipeline.kfp_local.store import DAG_EXECUTION, IMPORTER_EXECUTION, States, Store
 
 log = logging.getLogger("fairgate.kfp_local")
@@ -142,7 +146,7 @@ def _typed(text: str, parameter_type: str) -> Any:
 
 
 class _Run:
-    def __init__(self, spec, pipeline_root, store, work_dir, parameters, python):
+    def __init__(self, spec, pipeline_root, store, work_dir, parameters, python, warm):
         self.spec = spec
         self.name = spec["pipelineInfo"]["name"]
         self.run_id = str(uuid.uuid4())
@@ -156,6 +160,7 @@ class _Run:
         self.scratch = os.path.join(work_dir, self.run_id)
         self.parameters = parameters
         self.python = python
+        self.warm = warm  # a warm.WarmPython, or None: every task a fresh interpreter
         self.executions: Dict[str, int] = {}  # task -> execution whose outputs count
         self.skipped: List[str] = []
         self.outputs: Outputs = {}
@@ -295,9 +300,13 @@ class _Run:
         task_log = os.path.join(scratch, "task.log")
         tail: List[str] = []
         with open(task_log, "w") as log_file:
-            process = subprocess.Popen(command + args, cwd=scratch, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, text=True,
-                                       errors="replace", bufsize=1)
+            if self.warm is not None and container.get("command", [])[:2] == ["python", "-m"]:
+                process = self.warm.start(command[1:] + args, scratch)
+            else:
+                process = subprocess.Popen(command + args, cwd=scratch,
+                                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                           stderr=subprocess.STDOUT, text=True,
+                                           errors="replace", bufsize=1)
             try:
                 for line in process.stdout:
                     log_file.write(line)
@@ -471,10 +480,13 @@ class _Run:
 
 def run_spec(spec: Dict[str, Any], *, pipeline_root: str, metadata_path: str,
              work_dir: str, parameters: Optional[Dict[str, Any]] = None,
-             python: str = sys.executable, never_cached: Sequence[str] = ()) -> Outputs:
+             python: str = sys.executable, never_cached: Sequence[str] = (),
+             warm_start: bool = True) -> Outputs:
     """Executes a PipelineSpec (dict); returns {task: {output: uri}} of the tasks
     that ran or were taken from the cache. Raises kfp_spec.SpecRefused for what the
-    backend refuses, TaskFailed when a task fails (nothing downstream runs)."""
+    backend refuses, TaskFailed when a task fails (nothing downstream runs).
+    `warm_start`: tasks whose command is `python -m ...` are forked from one warm
+    interpreter per run (warm.py); False starts a fresh interpreter for each."""
     kfp_spec.check(spec, never_cached)
     order = kfp_spec.task_order(spec)
     for task in order:
@@ -484,15 +496,19 @@ def run_spec(spec: Dict[str, Any], *, pipeline_root: str, metadata_path: str,
                                        "tasks only (a limitation of kfp-local, not of "
                                        "the backend; fairgate's spec has no other kind)")
     run = _Run(spec, pipeline_root, Store(metadata_path), work_dir,
-               parameters or {}, python)
+               parameters or {}, python, None)
     log.info("kfp-local: run %s of pipeline %s, artifacts under %s",
              run.run_id, run.name, run.run_root)
     state = States.FAILED
     try:
+        if warm_start:
+            run.warm = warm.WarmPython(python, os.path.join(run.scratch, "warm.log"))
         for task in order:
             run.run_task(task)
         state = States.COMPLETE
     finally:
+        if run.warm is not None:
+            run.warm.close()
         run.store.publish(run.root_dag, run.contexts, state)
     return run.outputs
 
