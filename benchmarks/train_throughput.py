@@ -22,8 +22,7 @@ import tensorflow as tf  # noqa: E402
 
 from fairgate.data.embedded_celeba import faces  # noqa: E402
 from fairgate.data.images import to_stored_pixels  # noqa: E402
-from trainer_module import constraints, models  # noqa: E402
-from trainer_module.tfco_compat import BatchSlot, ConstrainedStep  # noqa: E402
+from trainer_module import constraints, models, training  # noqa: E402
 
 SPEC = {"constraints": [{"rate": "false_positive_rate", "group": 0, "upper_bound": 0.05}]}
 
@@ -43,14 +42,10 @@ def _batches(data, batch_size):
 
 def _constrained(jit_compile=False, eager=False):
     model = models.image_classifier("mlp")
-    slot = BatchSlot()
-    problem = constraints.build_problem(
-        constraints.parse(SPEC, [0, 1]), lambda: model(slot.features, training=True)[:, 0],
-        slot)
-    step = ConstrainedStep(problem, slot, model.trainable_variables,
-                           tf.keras.optimizers.Adam(0.001), tf.keras.optimizers.Adam(0.05),
-                           jit_compile=jit_compile)
-    return step._step if eager else step.step
+    step, _ = training.constrained_step(
+        model, constraints.parse(SPEC, [0, 1]), tf.keras.optimizers.Adam(0.001),
+        tf.keras.optimizers.Adam(0.05), group_head_weight=0.0, jit_compile=jit_compile)
+    return step.python_function if eager else step
 
 
 def _time_steps(step, batches, steps, warmup=20):

@@ -40,10 +40,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from trainer_module import (constraints, group_head, group_thresholds,  # noqa: E402
-                            models, selection, training)
+from trainer_module import (constraints, group_thresholds, models,  # noqa: E402
+                            selection, training)
 from trainer_module.run_fn import COSINE_FLOOR  # noqa: E402
-from trainer_module.tfco_compat import BatchSlot, ConstrainedStep  # noqa: E402
 
 SPEC = {"constraints": [{"rate": "false_positive_rate", "group": 0, "upper_bound": 0.05}]}
 SPLITS = ("train", "validation", "test")
@@ -141,15 +140,10 @@ def main(argv=None) -> int:
         optimizer = tf.keras.optimizers.Adam(rate)
         constrained = recipe != "baseline"
         if constrained:
-            slot = BatchSlot()
-            problem = constraints.build_problem(
-                spec, lambda: model(slot.features, training=True)[:, 0], slot)
-            head = group_head.for_constraints(model, spec, args.group_head_weight)
-            step = ConstrainedStep(
-                problem, slot, model.trainable_variables, optimizer,
-                tf.keras.optimizers.Adam(args.constraint_learning_rate), jit_compile=True,
-                auxiliary=head.loss if head else None,
-                auxiliary_variables=head.trainable_variables if head else ()).step
+            step, _ = training.constrained_step(
+                model, spec, optimizer,
+                tf.keras.optimizers.Adam(args.constraint_learning_rate),
+                args.group_head_weight, jit_compile=True)
         else:
             step = training.plain_step(model, optimizer, jit_compile=True)
         batches = tf.data.Dataset.from_tensor_slices((tx, ty, tg)).shuffle(

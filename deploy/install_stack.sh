@@ -37,7 +37,7 @@ fairgate.kfp_entrypoint, fairgate.group_metrics, \
 trainer_module.run_fn, components.gated_pusher, components.serving_model, \
 components.evaluator, components.fairness_report, components.celeba_example_gen, components.csv_example_gen, \
 components.data_gate; \
-from fairgate import FairnessReport"
+from fairgate import FairnessReport, TrainSplitFacts"
 }
 
 case "$part" in

@@ -8,6 +8,8 @@
        model, or the model in serving; writes the blessing)
     -> GatedPusher (blessed models only, once each) -> FairnessReportGen
   BaselineTrainer -> UnconstrainedEvaluator (same metrics, no gates; for the report)
+  DataValidationGate -> FairnessReportGen (the train split's facts: features,
+    leakage guard, train groups; computed once, for tabular runs that train)
 
 A candidate trained elsewhere (the `candidate:` section) replaces both Trainers:
   CandidateImporter (tfx.dsl.Importer of candidate.model or candidate.artifact)
@@ -42,7 +44,7 @@ from components.side_effects import SideEffectCheck
 from fairgate import candidate as candidate_lib
 from fairgate.config import (SPLITS, TEST_SPLIT, Config, TrainerSettings, feature_kinds,
                              resolve_path)
-from fairgate.data import embedded_celeba, run_columns
+from fairgate.data import embedded_celeba, leakage, run_columns
 from fairgate.metrics import eval_config, side_effects
 
 # Hash split of a single input folder: train / eval / test = 8 : 1 : 1.
@@ -108,7 +110,11 @@ def run_columns_of(config: Config, rendered) -> dict:
             "condition_keys": run_columns.condition_columns(rendered),
             "unseen_category_tolerance": data.unseen_category_tolerance,
             # A curated schema's presence requirements hold as written.
-            "curated_schema": bool(data.schema_file)}
+            "curated_schema": bool(data.schema_file),
+            # The train split's facts the report shows (features, leakage
+            # guard, groups), computed once by the gate for both Trainers' run.
+            "train_facts": config.trains,
+            "leakage_threshold": leakage.THRESHOLD}
 
 
 def feature_bounds(config: Config) -> dict:
@@ -297,7 +303,8 @@ def data_gate(config: Config, rendered=None) -> DataGate:
         anomalies=validator.outputs["anomalies"], label_key=data.label,
         group_key=data.group, feature_bounds=feature_bounds(config),
         run_columns=run_columns_of(config, rendered), image=image_of(config),
-        examples=ingest.outputs["examples"] if image_of(config) else None)
+        examples=ingest.outputs["examples"]
+        if image_of(config) or config.trains else None)
     return DataGate(ingest, statistics, schema, validator, gate)
 
 
@@ -359,6 +366,7 @@ def create_pipeline(config: Config,
         evaluation=judge.outputs["evaluation"], blessing=check.outputs["blessing"],
         model=model, pushed_model=pusher.outputs["pushed_model"],
         baseline_model=serving.outputs["model"] if serving else None,
+        data_facts=checked.gate.outputs["train_facts"],
         unconstrained_evaluation=(unconstrained[1].outputs["evaluation"]
                                   if unconstrained else None),
         label=config.data.label, group=config.data.group,

@@ -61,7 +61,11 @@ def test_messy_csv_end_to_end_by_config_only(tmp_path):
     model = tf.saved_model.load(os.path.join(outputs["Trainer"]["model"], "Format-Serving"))
     assert sorted(model.signatures["serving_default"].structured_input_signature[1]) \
         == ["examples"]
-    record = json.load(open(os.path.join(outputs["Trainer"]["model"], "data_record.json")))
+    # The train split's facts: computed once, by the data gate, for the report.
+    record = json.load(open(os.path.join(outputs["DataValidationGate"]["train_facts"],
+                                         "data_record.json")))
+    assert not os.path.exists(os.path.join(outputs["Trainer"]["model"],
+                                           "data_record.json"))
     assert sorted(record["features"]) == sorted(FEATURES)
     assert record["features"]["education_num"] == "categorical"
 

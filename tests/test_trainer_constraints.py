@@ -206,13 +206,13 @@ def test_constrained_step_with_group_head_learns_the_group_and_exports_without_i
     model = keras.Model(inputs, keras.layers.Dense(1, name="logit")(hidden))
     slot = tfco_compat.BatchSlot()
     spec = constraints.parse(TUTORIAL, known_groups=[0, 1])
-    problem = constraints.build_problem(spec, lambda: model(slot.features)[:, 0], slot)
+    problem = constraints.build_problem(spec, slot.predicted, slot)
     head = GroupHead(model, [0], weight=1.0)
     groups = tf.constant(g)
     before = float(head.loss(features, groups))
     step = tfco_compat.ConstrainedStep(
         problem, slot, model.trainable_variables, tf.keras.optimizers.Adam(0.02),
-        tf.keras.optimizers.Adam(0.1), auxiliary=head.loss,
+        tf.keras.optimizers.Adam(0.1), forward=head.forward, auxiliary=head.loss_of,
         auxiliary_variables=head.trainable_variables)
     for batch in tf.data.Dataset.from_tensor_slices((features, y, g)).shuffle(
             4096, seed=0).batch(256, drop_remainder=True).repeat(10):

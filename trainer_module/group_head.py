@@ -66,8 +66,12 @@ def _no_hidden_layer(model: keras.Model) -> str:
 
 
 class GroupHead:
-    """`loss(features, groups)`: weighted cross-entropy of group membership
-    predicted from `model`'s last hidden layer (the input of its last layer)."""
+    """Group membership predicted from `model`'s last hidden layer (the input of
+    its last layer), with a weighted cross-entropy loss.
+
+    `forward(features)` computes the model's logits and the head's group logits
+    in one pass through the layers they share: the hidden layer is computed once
+    per step, not once for the constraint and again for the head."""
 
     def __init__(self, model: keras.Model, groups: Sequence[Any], weight: float):
         if not groups:
@@ -77,7 +81,7 @@ class GroupHead:
         self.weight = float(weight)
         hidden = models.logit_layer(model).input
         self._dense = keras.layers.Dense(len(self.groups), name="group_head")
-        self._model = keras.Model(model.input, self._dense(hidden))
+        self._joint = keras.Model(model.input, [model.output, self._dense(hidden)])
 
     @property
     def trainable_variables(self) -> List[tf.Variable]:
@@ -88,11 +92,20 @@ class GroupHead:
         return tf.stack([tf.cast(constraints.group_mask(groups, value), tf.float32)
                          for value in self.groups], axis=1)
 
+    def forward(self, features, training: bool = True):
+        """(the model's logits [batch], the head's membership logits [batch,
+        named groups]) from one pass."""
+        logits, membership = self._joint(features, training=training)
+        return logits[:, 0], membership
+
     def logits(self, features, training: bool = False) -> tf.Tensor:
         """[batch, named groups]: the head's membership logits."""
-        return self._model(features, training=training)
+        return self.forward(features, training=training)[1]
+
+    def loss_of(self, membership: tf.Tensor, groups: tf.Tensor) -> tf.Tensor:
+        """The weighted cross-entropy of `membership` logits (from `forward`)."""
+        return self.weight * tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+            labels=self.targets(groups), logits=membership))
 
     def loss(self, features, groups: tf.Tensor) -> tf.Tensor:
-        logits = self.logits(features, training=True)
-        return self.weight * tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
-            labels=self.targets(groups), logits=logits))
+        return self.loss_of(self.logits(features, training=True), groups)

@@ -20,15 +20,14 @@ from tfx_bsl.public import tfxio
 
 from fairgate import model_module, progress
 from fairgate.config import TrainerSettings
-from fairgate.data import leakage, run_columns
+from fairgate.data import run_columns
 from fairgate.data.images import decode_stored
-from fairgate.metrics.groups import group_array, group_text, group_value
+from fairgate.metrics.groups import group_array, group_value
 from fairgate.model_module import MODEL_RECORD, summary
-from trainer_module import (calibration, constraints, export, group_head,
-                            group_thresholds, models, regularizers, selection,
-                            tabular_inputs, training)
+from trainer_module import (calibration, constraints, export, group_thresholds,
+                            models, regularizers, selection, tabular_inputs,
+                            training)
 from trainer_module.serving_head import ServingHead
-from trainer_module.tfco_compat import BatchSlot, ConstrainedStep
 
 # The Trainer's settings: the run config's schema (fairgate/config.py), read from
 # custom_config with Struct-borne floats taken as integers where whole.
@@ -107,6 +106,23 @@ def _load_split(dataset_factory, files, schema, inputs: _Inputs, batch_size: int
         features = np.concatenate([p[0] for p in parts])
     return (features, np.concatenate([p[1] for p in parts]),
             np.concatenate([p[2] for p in parts]))
+
+
+def _model_features(dataset_factory, files, schema, inputs: _Inputs,
+                    batch_size: int = 8192):
+    """The model's inputs of a whole split, as numpy: one pass over batches of
+    `batch_size` parsed together, the model's columns only."""
+    columns = schema_pb2.Schema()
+    columns.CopyFrom(schema)
+    del columns.feature[:]
+    columns.feature.extend(f for f in schema.feature if f.name in inputs.model_inputs)
+    dataset = dataset_factory(files, tfxio.TensorFlowDatasetOptions(
+        batch_size=batch_size, shuffle=False, num_epochs=1), columns).map(
+            inputs.model_features, num_parallel_calls=PARSE_THREADS)
+    parts = list(dataset.as_numpy_iterator())
+    if not parts:
+        raise ValueError(f"no examples in {files}")
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def _known_groups(groups: np.ndarray) -> list:
@@ -210,32 +226,6 @@ def _train_batches(factory, files, schema, inputs: _Inputs, settings: Settings):
 def _record_dir(fn_args) -> str:
     """Where candidates.json and the other records go: beside the SavedModel."""
     return os.path.dirname(fn_args.serving_model_dir.rstrip("/"))
-
-
-DATA_RECORD = "data_record.json"
-
-
-def _write_data_record(fn_args, kinds, features, labels, groups) -> None:
-    """What the model was trained on, for the report: its features, their
-    single-feature AUCs (the leakage guard) and the train examples per group."""
-    scores = leakage.scores(features, kinds, labels)
-    flagged = leakage.flagged(scores)
-    for item in flagged:
-        logging.warning("Leakage guard: feature '%s' predicts the label almost "
-                        "perfectly on its own (%s %.4f >= %.2f); check that it is "
-                        "known before the label is", item["feature"],
-                        item["statistic"], item["value"], item["threshold"])
-    names, counts = np.unique(group_array(groups), return_counts=True)
-    record = {
-        "features": dict(kinds),
-        "leakage": {"statistic": leakage.STATISTIC, "threshold": leakage.THRESHOLD,
-                    "scores": scores, "flagged": flagged},
-        "train_group_counts": {group_text(n): int(c) for n, c in zip(names, counts)},
-        "train_examples": int(len(labels)),
-    }
-    path = os.path.join(_record_dir(fn_args), DATA_RECORD)
-    with tf.io.gfile.GFile(path, "w") as f:
-        json.dump(record, f, indent=2)
 
 
 GROUP_THRESHOLDS_RECORD = "group_thresholds.json"
@@ -438,12 +428,9 @@ def _train_and_export(fn_args) -> None:
     if image:
         train = _ImageSample(factory, fn_args.train_files, schema, inputs,
                              settings.seed)
-    else:
-        sample_features, sample_labels, sample_groups = _load_split(
-            factory, fn_args.train_files, schema, inputs, 1024)
-        train = train_arrays(sample_features, inputs.kinds, settings.seed)
-        _write_data_record(fn_args, inputs.kinds, sample_features, sample_labels,
-                           sample_groups)
+    else:  # the train split's facts (leakage guard, groups) are the data gate's
+        train = train_arrays(_model_features(factory, fn_args.train_files, schema,
+                                             inputs), inputs.kinds, settings.seed)
     model = _build_model(settings, inputs, train)
     record = models.describe(settings.model, model, settings.model_fingerprint, image)
     logging.info("Model: %s", summary(record))
@@ -458,20 +445,14 @@ def _train_and_export(fn_args) -> None:
     logging.info("Learning rate %g, schedule %s", settings.learning_rate,
                  schedule_of(settings))
     if settings.mode == "tfco":
-        slot = BatchSlot()
-        problem = constraints.build_problem(
-            spec, lambda: model(slot.features, training=True)[:, 0], slot)
-        membership = group_head.for_constraints(model, spec, settings.group_head_weight)
+        step, membership = training.constrained_step(
+            model, spec, optimizer,
+            tf.keras.optimizers.Adam(settings.constraint_learning_rate),
+            settings.group_head_weight, settings.jit_compile)
         if membership is not None:
             logging.info("Group head (training only, not exported): predicts "
                          "membership of groups %s from the last hidden layer, weight %g",
                          membership.groups, membership.weight)
-        step = ConstrainedStep(
-            problem, slot, model.trainable_variables, optimizer,
-            tf.keras.optimizers.Adam(settings.constraint_learning_rate),
-            jit_compile=settings.jit_compile,
-            auxiliary=membership.loss if membership else None,
-            auxiliary_variables=membership.trainable_variables if membership else ()).step
     elif settings.mode == "correlation":
         def penalty(logits, labels, groups):
             return settings.correlation_weight * regularizers.absolute_correlation(

@@ -10,7 +10,10 @@ proxy-Lagrangian optimizer does internally.
 
 The batch reaches TFCO's rate expressions through `BatchSlot`: TFCO evaluates its
 predictions and labels callables while the step is traced, so the callables read
-the tensors of the batch being traced.
+the tensors of the batch being traced. TFCO calls the predictions callable once
+per rate term (7 times for an FPR gap plus a TPR bound), so a step with a
+`forward` computes the model once and the callable reads that result
+(`BatchSlot.predicted`): one forward and one backward pass per step.
 """
 from __future__ import annotations
 
@@ -27,9 +30,19 @@ class BatchSlot:
         self.features = None
         self.labels = None
         self.groups = None
+        self.predictions = None
 
-    def fill(self, features, labels, groups):
+    def fill(self, features, labels, groups, predictions=None):
         self.features, self.labels, self.groups = features, labels, groups
+        self.predictions = predictions
+
+    def predicted(self):
+        """The predictions a step's forward pass computed for this batch (the
+        problem's predictions callable when the step has a `forward`)."""
+        if self.predictions is None:
+            raise RuntimeError("TFCO read the predictions before the step's forward "
+                               "pass computed them (BatchSlot.predicted)")
+        return self.predictions
 
 
 class ConstrainedStep:
@@ -42,20 +55,31 @@ class ConstrainedStep:
       optimizer / constraint_optimizer: Keras optimizers (any: tf-keras' new or
         legacy ones both work here, since TFCO never sees them).
       jit_compile: XLA-compile the step.
-      auxiliary: optional `(features, groups) -> loss` added to the model's loss
-        (not to the multipliers'), e.g. trainer_module.group_head.GroupHead.loss;
-        its own variables in `auxiliary_variables`.
+      forward: optional `features -> (predictions, outputs)`, the step's one pass
+        through the model: `predictions` (one logit per example) go to
+        `slot.predictions`, which the problem's predictions callable must read
+        (`slot.predicted`); `outputs` go to `auxiliary`. Without it, TFCO's
+        callables compute the predictions themselves.
+      auxiliary: optional `(outputs, groups) -> loss` added to the model's loss
+        (not to the multipliers'), e.g. trainer_module.group_head.GroupHead.loss_of
+        over the group logits of GroupHead.forward; needs `forward`; its own
+        variables in `auxiliary_variables`.
     """
 
     def __init__(self, problem: tfco.RateMinimizationProblem, slot: BatchSlot,
                  model_variables: List[tf.Variable], optimizer,
                  constraint_optimizer=None, jit_compile: bool = False,
+                 forward: Optional[Callable] = None,
                  auxiliary: Optional[Callable] = None,
                  auxiliary_variables: Sequence[tf.Variable] = ()):
+        if auxiliary is not None and forward is None:
+            raise ValueError("an auxiliary loss reads the outputs of the step's "
+                             "forward pass: give `forward` too")
         self.problem = problem
         self._slot = slot
         self._loss_fn, self._update_ops_fn, self.state = (
             tfco.create_proxy_lagrangian_loss(problem))
+        self._forward = forward
         self._auxiliary = auxiliary
         self._model_variables = (list(model_variables) + list(auxiliary_variables)
                                  + list(problem.trainable_variables))
@@ -66,12 +90,15 @@ class ConstrainedStep:
 
     def _step(self, features, labels, groups):
         self._slot.fill(features, labels, groups)
-        self._update_ops_fn()
+        self._update_ops_fn()  # denominators only: no predictions needed yet
         with tf.GradientTape() as tape:
+            outputs = None
+            if self._forward is not None:
+                self._slot.predictions, outputs = self._forward(features)
             loss = self._loss_fn()
             total = loss
             if self._auxiliary is not None:
-                total += self._auxiliary(features, groups)
+                total += self._auxiliary(outputs, groups)
         model_grads, state_grad = tape.gradient(
             total, (self._model_variables, self.state))
         self._optimizer.apply_gradients(zip(model_grads, self._model_variables))
@@ -81,6 +108,8 @@ class ConstrainedStep:
     def _measure(self, features, labels, groups):
         """(objective, constraint violations) of the problem on one batch."""
         self._slot.fill(features, labels, groups)
+        if self._forward is not None:
+            self._slot.predictions = self._forward(features)[0]
         return self.problem.objective(), self.problem.constraints()
 
 

@@ -15,6 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from fairgate.progress import Progress
+from trainer_module import constraints, group_head
+from trainer_module.tfco_compat import BatchSlot, ConstrainedStep
 
 
 @dataclasses.dataclass
@@ -63,6 +65,30 @@ def plain_step(model, optimizer, penalty: Optional[Callable] = None,
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
     return tf.function(step, jit_compile=jit_compile, reduce_retracing=True)
+
+
+def constrained_step(model, spec: constraints.ConstraintSpec, optimizer,
+                     constraint_optimizer, group_head_weight: float = 0.0,
+                     jit_compile: bool = False):
+    """(TFCO's compiled step for `spec`, the group head or None).
+
+    Each step passes through the model once: the constrained predictions and
+    the group head's logits (trainer_module/group_head.py) come from the same
+    forward pass, which TFCO's rate terms and the head's loss all read."""
+    slot = BatchSlot()
+    problem = constraints.build_problem(spec, slot.predicted, slot)
+    head = group_head.for_constraints(model, spec, group_head_weight)
+    if head is None:
+        def forward(features):
+            return model(features, training=True)[:, 0], None
+    else:
+        forward = head.forward
+    step = ConstrainedStep(
+        problem, slot, model.trainable_variables, optimizer, constraint_optimizer,
+        jit_compile=jit_compile, forward=forward,
+        auxiliary=head.loss_of if head is not None else None,
+        auxiliary_variables=head.trainable_variables if head is not None else ())
+    return step.step, head
 
 
 def train_with_snapshots(model, step, batches: tf.data.Dataset, num_steps: int,

@@ -12,27 +12,39 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionP
 from components.data_gate import executor
 
 
+class TrainSplitFacts(types.Artifact):
+    """A folder with data_record.json: the train split's facts the report shows
+    (features, leakage guard, train examples per group), computed once per run;
+    empty for image runs and runs that train nothing."""
+    TYPE_NAME = "fairgate.TrainSplitFacts"  # namespaced, as KFP v2 requires
+
+
 class DataValidationGateSpec(ComponentSpec):
     PARAMETERS = {
         "label_key": ExecutionParameter(type=str),
         "group_key": ExecutionParameter(type=str),
         "feature_bounds": ExecutionParameter(type=str, optional=True),
         # JSON {features: {name: kind|null}, exclude_features: [...],
-        # condition_keys: [...], unseen_category_tolerance: x}: a tabular run,
-        # validated on its own columns (run_schema.py). Empty: every column.
+        # condition_keys: [...], unseen_category_tolerance: x, train_facts:
+        # bool, leakage_threshold: x}: a tabular run, validated on its own columns
+        # (run_schema.py), with its train split's facts when train_facts is set.
+        # Empty: every column.
         "run_columns": ExecutionParameter(type=str, optional=True),
         # JSON {feature: name, image_size: n}: an image run, whose stored images
         # must be exactly n*n*3 bytes and pass the pixel checks. Empty: none.
         "image": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
-        # Only its image_summary.json is read (the ExampleGen's pixel summaries).
+        # Image runs: its image_summary.json (the ExampleGen's pixel summaries);
+        # tabular runs that train: its train split (train_facts.py).
         "examples": ChannelParameter(type=standard_artifacts.Examples, optional=True),
         "statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics),
         "schema": ChannelParameter(type=standard_artifacts.Schema),
         "anomalies": ChannelParameter(type=standard_artifacts.ExampleAnomalies),
     }
-    OUTPUTS = {"validated_schema": ChannelParameter(type=standard_artifacts.Schema)}
+    OUTPUTS = {"validated_schema": ChannelParameter(type=standard_artifacts.Schema),
+               # Tabular runs that train: data_record.json (train_facts.py).
+               "train_facts": ChannelParameter(type=TrainSplitFacts)}
 
 
 class DataValidationGate(base_component.BaseComponent):
@@ -53,7 +65,9 @@ class DataValidationGate(base_component.BaseComponent):
         run_schema.py); only they are validated, and `validated_schema` holds
         only them.
       image: optional, for image runs: {"feature": name, "image_size": n}.
-      examples: the ExampleGen's output, for its pixel summaries (image runs).
+      examples: the ExampleGen's output, for its pixel summaries (image runs)
+        or its train split's facts (tabular runs that train: the `train_facts`
+        output, read by the report).
     """
 
     SPEC_CLASS = DataValidationGateSpec
@@ -73,4 +87,5 @@ class DataValidationGate(base_component.BaseComponent):
             feature_bounds=json.dumps(
                 {k: list(v) for k, v in sorted((feature_bounds or {}).items())}),
             run_columns=json.dumps(run_columns, sort_keys=True) if run_columns else "",
-            validated_schema=types.Channel(type=standard_artifacts.Schema)))
+            validated_schema=types.Channel(type=standard_artifacts.Schema),
+            train_facts=types.Channel(type=TrainSplitFacts)))

@@ -14,9 +14,10 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from components.data_gate import checks, run_schema
+from components.data_gate import checks, run_schema, train_facts
 from fairgate import progress
-from fairgate.data import image_summary
+from fairgate.data import image_summary, leakage
+from trainer_module import tabular_inputs
 
 
 class DataValidationError(ValueError):
@@ -49,6 +50,7 @@ class Executor(base_executor.BaseExecutor):
             artifact_utils.get_single_uri(input_dict["schema"]))
         schema = io_utils.parse_pbtxt_file(source, schema_pb2.Schema())
         columns = json.loads(exec_properties.get("run_columns") or "{}")
+        features: List[str] = []
         if columns:
             # A tabular run: validate its own columns against its own schema
             # (ExampleValidator's anomalies cover every column, strictly).
@@ -91,3 +93,16 @@ class Executor(base_executor.BaseExecutor):
         target = os.path.join(
             artifact_utils.get_single_uri(output_dict["validated_schema"]), "schema.pbtxt")
         io_utils.write_pbtxt_file(target, schema)
+        if columns.get("train_facts") and input_dict.get("examples") and \
+                output_dict.get("train_facts"):
+            examples = artifact_utils.get_single_instance(input_dict["examples"])
+            kinds = tabular_inputs.kinds_of(schema, features,
+                                            columns.get("features") or {})
+            facts = train_facts.write(
+                artifact_utils.get_split_uri([examples], "train"), schema,
+                exec_properties["label_key"], exec_properties["group_key"], kinds,
+                artifact_utils.get_single_uri(output_dict["train_facts"]),
+                threshold=float(columns.get("leakage_threshold") or leakage.THRESHOLD))
+            progress.logger.info("DataValidationGate: train split facts of %d "
+                                 "examples (leakage guard, groups) recorded",
+                                 facts["train_examples"])

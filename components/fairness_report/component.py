@@ -12,6 +12,8 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 from tfx.types.system_artifacts import Metrics
 
+from components.data_gate.component import TrainSplitFacts
+
 
 class FairnessReport(types.Artifact):
     """A folder with report.json, report.html and the figures (PNG)."""
@@ -33,6 +35,7 @@ def FairnessReportGen(  # pylint: disable=invalid-name
         unconstrained_evaluation: InputArtifact[
             standard_artifacts.ModelEvaluation] = None,
         baseline_model: InputArtifact[standard_artifacts.Model] = None,
+        data_facts: InputArtifact[TrainSplitFacts] = None,
         split: Parameter[str] = "test",
         publish_dir: Parameter[str] = "",
 ) -> None:
@@ -41,7 +44,8 @@ def FairnessReportGen(  # pylint: disable=invalid-name
     `blessing`: SideEffectCheck's (the Evaluator's verdict and, under policy
     gate, the side effects'; its side_effects.json is read). `baseline_model`:
     ServingModel's output (the model in serving the candidate was compared
-    with). `groups`: JSON list of the group values. `publish_dir`: where a copy
+    with). `data_facts`: DataValidationGate's train split facts (features,
+    leakage guard, train groups). `groups`: JSON list of the group values. `publish_dir`: where a copy
     is kept at a stable path (empty: only the artifact).
     """
     from fairgate import report as fairness_report  # heavy imports at run time
@@ -66,7 +70,8 @@ def FairnessReportGen(  # pylint: disable=invalid-name
         serving=read_record(baseline_model.uri) if baseline_model else None,
         side_effects=side_effect_record(blessing.uri),
         candidate=candidate_record(model.uri) or None,
-        comparison=read_baseline_record(evaluation.uri))
+        comparison=read_baseline_record(evaluation.uri),
+        data_facts_uri=data_facts.uri if data_facts else "")
     content["new_push"] = bool(pushed_model.get_int_custom_property(NEW_PUSH_KEY))
     # Blessed scores without candidate.artifact: nothing to push, and that is
     # the whole release (exit 0).

@@ -51,17 +51,18 @@ def categorical_score(values: np.ndarray, labels: np.ndarray, seed: int = 0) -> 
     if len(values) < MIN_ROWS:
         return float("nan")
     fold = np.random.default_rng(seed).permutation(len(values)) % 2
+    _, codes = np.unique(values, return_inverse=True)
+    codes = codes.reshape(-1)
     scores = np.empty(len(values))
     for part in (0, 1):
         other = fold != part
-        overall = labels[other].mean()
-        rates: Dict = {}
-        for value, label in zip(values[other], labels[other]):
-            total = rates.setdefault(value, [0.0, 0])
-            total[0] += label
-            total[1] += 1
-        scores[~other] = [rates[v][0] / rates[v][1] if v in rates else overall
-                          for v in values[~other]]
+        positives = np.bincount(codes[other], weights=labels[other],
+                                minlength=codes.max() + 1)
+        counts = np.bincount(codes[other], minlength=codes.max() + 1)
+        mine = codes[~other]
+        scores[~other] = np.where(counts[mine] > 0,
+                                  positives[mine] / np.maximum(counts[mine], 1),
+                                  labels[other].mean())
     value = auc(scores, labels)
     return max(value, 1.0 - value) if value == value else value
 

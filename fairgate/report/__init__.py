@@ -24,14 +24,16 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
           serving: Optional[Dict[str, Any]] = None,
           side_effects: Optional[Dict[str, Any]] = None,
           candidate: Optional[Dict[str, Any]] = None,
-          comparison: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+          comparison: Optional[Dict[str, Any]] = None,
+          data_facts_uri: str = "") -> Dict[str, Any]:
     """`serving`: ServingModel's record of the model in serving that the
     candidate was compared with ({"in_serving": false} before the first push).
     `side_effects`: SideEffectCheck's record (None: the blessing came from the
     Evaluator alone, and side effects were not measured). `candidate`:
     CandidateModel's record of a candidate trained elsewhere (None: trained by
     this run). `comparison`: the Evaluator's record of what the change gates
-    compared with (None: not recorded)."""
+    compared with (None: not recorded). `data_facts_uri`: the data gate's
+    train split facts (features, leakage guard, train groups; "": none)."""
     evaluation = collect.Evaluation(evaluation_uri)
     sizes = collect.group_sizes(evaluation, group, groups,
                                 evaluation.candidate_name)
@@ -112,7 +114,7 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
         "calibration_fit": collect.calibration_fit(model_uri) if model_uri else None,
         # Features used, leakage guard, small groups (test counts of every value
         # of the group column).
-        **data_facts.section(model_uri, collect.group_sizes(
+        **data_facts.section(data_facts_uri, collect.group_sizes(
             evaluation, group, [s.split("=", 1)[1] for s in evaluation.group_slices(group)],
             evaluation.candidate_name), check_list),
         "evaluation_uri": evaluation_uri,
@@ -121,7 +123,7 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
 
 
 LEFT_OUT = ["training (the candidate was not trained here)",
-            "leakage guard (it reads the Trainer's record of the features used)",
+            "leakage guard (it scores the features of a model trained here)",
             "unconstrained comparison (there is no unconstrained twin to train)"]
 
 

@@ -1,6 +1,7 @@
 """The report's account of the data: the features the model used, the leakage
-guard's findings and the groups too small to judge, from the Trainer's
-data_record.json (trainer_module/run_fn.py) and the Evaluator's group slices."""
+guard's findings and the groups too small to judge, from the data gate's
+data_record.json (components/data_gate/train_facts.py) and the Evaluator's
+group slices."""
 from __future__ import annotations
 
 import json
@@ -14,9 +15,9 @@ DATA_RECORD = "data_record.json"
 DEFAULT_SMALL_GROUP = 50
 
 
-def read(model_uri: str) -> Optional[Dict[str, Any]]:
-    path = os.path.join(model_uri, DATA_RECORD)
-    if not model_uri or not tf.io.gfile.exists(path):
+def read(facts_uri: str) -> Optional[Dict[str, Any]]:
+    path = os.path.join(facts_uri, DATA_RECORD)
+    if not facts_uri or not tf.io.gfile.exists(path):
         return None
     with tf.io.gfile.GFile(path) as f:
         return json.load(f)
@@ -37,10 +38,10 @@ def small_groups(test_sizes: Dict[str, int], train_sizes: Dict[str, int],
             for name in names if test_sizes.get(name, 0) < minimum]
 
 
-def section(model_uri: str, test_sizes: Dict[str, int],
+def section(facts_uri: str, test_sizes: Dict[str, int],
             check_list: List[Dict[str, Any]]) -> Dict[str, Any]:
     """{features_used, leakage, small_groups} for report.json."""
-    record = read(model_uri) or {}
+    record = read(facts_uri) or {}
     return {
         "features_used": record.get("features"),
         "leakage": record.get("leakage"),
