@@ -129,16 +129,20 @@ def load(path: str) -> dict:
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "-m" not in argv or argv.index("-m") + 1 >= len(argv):
+        raise SystemExit("usage: stack_sampler.py --out FILE [--interval S] -m MODULE "
+                         "[its arguments]")
+    at = argv.index("-m")  # what follows the module name is the module's
+    module, rest = argv[at + 1], argv[at + 2:]
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="where the profile JSON goes")
     parser.add_argument("--interval", type=float, default=INTERVAL)
-    parser.add_argument("-m", dest="module", required=True,
-                        help="the module to run as __main__")
-    args, rest = parser.parse_known_args(argv)
+    args = parser.parse_args(argv[:at])
     sampler = Sampler(args.interval).start()
-    sys.argv = [args.module, *rest]
+    sys.argv = [module, *rest]
     try:
-        runpy.run_module(args.module, run_name="__main__", alter_sys=True)
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     finally:
