@@ -28,20 +28,15 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "benchmarks"))
 
 import evaluator_throughput  # noqa: E402
+import profiled_run  # noqa: E402
 
 
 def example_count_floor(config) -> dict:
     """{seconds, examples} of one ExampleCount-only TFMA pass over the test split
     with the run's Trainer model."""
-    from fairgate import artifacts
     from fairgate.metrics import eval_config as eval_config_lib
     from trainer_module.run_fn import count_examples
-    outputs = artifacts.latest_outputs(config.resolved_metadata_path,
-                                       config.resolved_pipeline_root)
-    ingest = next((c for c in outputs if "ExampleGen" in c), None)
-    if ingest is None or "Trainer" not in outputs:
-        raise SystemExit(f"no finished run of {config.name} in "
-                         f"{config.resolved_metadata_path}: run it first")
+    outputs, ingest = profiled_run.finished_outputs(config, "Trainer")
     model_dir = os.path.join(outputs["Trainer"]["model"], "Format-Serving")
     pattern = os.path.join(outputs[ingest]["examples"], "Split-test", "*")
     floor = evaluator_throughput.floor_config(eval_config_lib.without_gates(

@@ -60,6 +60,20 @@ def component_windows(metadata_path: str) -> Dict[str, Tuple[float, float]]:
     return windows
 
 
+def finished_outputs(config, component: str):
+    """(outputs, ingest) of `config`'s newest run: {component: {output: uri}} and
+    the id of its ExampleGen; exits naming the store when `component` or the
+    ExampleGen has no output there yet."""
+    from fairgate import artifacts
+    outputs = artifacts.latest_outputs(config.resolved_metadata_path,
+                                       config.resolved_pipeline_root)
+    ingest = next((c for c in outputs if "ExampleGen" in c), None)
+    if ingest is None or component not in outputs:
+        raise SystemExit(f"no finished run of {config.name} in "
+                         f"{config.resolved_metadata_path}: run it first")
+    return outputs, ingest
+
+
 class Run:
     """A finished run: exit code, wall seconds, memory samples, component
     windows, profile; `run.out` in the work dir holds its output."""

@@ -28,6 +28,9 @@ import types  # noqa: E402
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "benchmarks"))
+
+import profiled_run  # noqa: E402
 
 
 def _factory(files, options, schema):
@@ -41,15 +44,9 @@ def _factory(files, options, schema):
 
 
 def run_outputs(config):
-    """(train files, schema) the run's Trainer read: the ExampleGen's train
+    """(train files, schema path) the run's Trainer read: the ExampleGen's train
     split and the data gate's validated schema."""
-    from fairgate import artifacts
-    outputs = artifacts.latest_outputs(config.resolved_metadata_path,
-                                       config.resolved_pipeline_root)
-    ingest = next((c for c in outputs if "ExampleGen" in c), None)
-    if ingest is None or "DataValidationGate" not in outputs:
-        raise SystemExit(f"no finished run of {config.name} in "
-                         f"{config.resolved_metadata_path}: run it first")
+    outputs, ingest = profiled_run.finished_outputs(config, "DataValidationGate")
     files = sorted(glob.glob(os.path.join(outputs[ingest]["examples"],
                                           "Split-train", "*")))
     schema_dir = outputs["DataValidationGate"]["validated_schema"]
