@@ -138,9 +138,9 @@ def main(argv=None):
               "num_examples": args.num_examples, "runner": args.runner}
     if args.pregenerate:
         start = time.time()
-        subprocess.run([sys.executable, "-m", "fairgate.cli", "prepare-embedded", "--data-dir", data_dir,
-                        "--num-examples", str(args.num_examples)], check=True,
-                       capture_output=True)
+        subprocess.run([sys.executable, "-m", "fairgate.cli", "prepare-embedded",
+                        "--data-dir", data_dir, "--num-examples", str(args.num_examples)],
+                       check=True, capture_output=True)
         result["pregenerate_seconds"] = round(time.time() - start, 1)
     config = {"name": f"e2e-{args.num_examples}",
               "data": {"source": "embedded_celeba", "data_dir": data_dir,
