@@ -196,6 +196,11 @@ def test_scores_reproduce_a_known_confusion_table_and_push_the_artifact_once(tmp
     # The baseline column was compared with (paired change gate present).
     assert report["change_gates"]["compared"] is True
     assert any("regression" in c["name"] for c in report["checks"]), report["checks"]
+    # ... and is what the change gates' rows name, not a model in serving.
+    changes = [c for c in report["checks"] if c["kind"] == "change"]
+    assert changes and all(c["name"].endswith(" (change vs scores in column 'old_score')")
+                           for c in changes), changes
+    assert report["models"]["baseline"]["description"] == "scores in column 'old_score'"
     assert report["models"]["baseline"]["rates"]["group=1"]["0.50"]["false_positive_rate"] \
         == pytest.approx((9 + 2) / 60, abs=1e-9)
     [version] = _versions(tmp_path)

@@ -250,12 +250,12 @@ def test_tabular_train_arrays_are_capped_by_a_seeded_sample(monkeypatch):
 
 # --- preflight builds a team's model (fairgate/data/preflight.py) ---
 
-def _csv_config(tmp_path, source):
+def _csv_config(tmp_path, source, csv_text=None):
     (tmp_path / "csv").mkdir()
-    (tmp_path / "csv" / "data.csv").write_text(
+    (tmp_path / "csv" / "data.csv").write_text(csv_text or (
         "age,job,region,approved\n" + "".join(
             f"{'' if i == 3 else 20 + i},{'' if i == 4 else 'clerk' if i % 2 else 'nurse'},"
-            f"{'north' if i % 2 else 'south'},{i % 3 == 0:d}\n" for i in range(40)))
+            f"{'north' if i % 2 else 'south'},{i % 3 == 0:d}\n" for i in range(40))))
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "team.py").write_text(source)
     path = tmp_path / "run.yaml"
@@ -295,6 +295,23 @@ def test_preflight_builds_a_team_model_on_the_csv_train_rows(tmp_path):
     assert seen["job"][:3] == ["string", "<U5", [40, 1]]
     assert seen["job"][3][3:5] == ["clerk", ""]  # an empty categorical cell
     assert set(seen) == {"age", "job"}  # label and group are not inputs
+
+
+def test_preflight_builds_the_model_on_the_columns_the_trainer_gives_it(tmp_path):
+    """A header repeating `notes` with differing columns the run does not use (the
+    CSV ExampleGen drops them) and `job` twice, identical (read once): the model
+    preflight builds gets the Trainer's inputs, not one per header cell."""
+    import json
+    from fairgate.data import preflight
+    rows = "".join(f"{20 + i},{'clerk' if i % 2 else 'nurse'},n{i},"
+                   f"{'north' if i % 2 else 'south'},{i % 3 == 0:d},"
+                   f"{'clerk' if i % 2 else 'nurse'},m{i}\n" for i in range(40))
+    config = _csv_config(tmp_path, SEEN.replace("ACTIVATION", ""),
+                         "age,job,notes,region,approved,job,notes\n" + rows)
+    preflight.check_inputs(config)
+    seen = json.loads((tmp_path / "models" / "seen.json").read_text())
+    assert set(seen) == {"age", "job"}, seen
+    assert seen["job"][3][:2] == ["nurse", "clerk"]
 
 
 def test_preflight_refuses_a_model_that_breaks_the_contract(tmp_path):

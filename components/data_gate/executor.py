@@ -68,8 +68,10 @@ class Executor(base_executor.BaseExecutor):
             anomalies = {split: tfdv.validate_statistics(
                 statistics_pb2.DatasetFeatureStatisticsList(datasets=[stats]), schema)
                 for split, stats in statistics.items()}
-            progress.logger.info("DataValidationGate: the model's features are %s",
-                                 ", ".join(features))
+            # The columns checked: a model's features when this run trains one,
+            # the score columns and any others when it judges scores.
+            progress.logger.info("DataValidationGate: validated the columns %s "
+                                 "(besides label and group)", ", ".join(features))
         image = json.loads(exec_properties.get("image") or "{}")
         pixel_summary = None
         if image and input_dict.get("examples"):

@@ -126,10 +126,14 @@ def evaluate_scores(executor, input_dict: Dict[str, List[types.Artifact]],
              | "ExtractEvaluateAndWriteResults" >> tfma.ExtractEvaluateAndWriteResults(
                  eval_shared_model=score_models(config), eval_config=config,
                  output_path=output_uri, tensor_adapter_config=adapter))
-    write_baseline_record(output_uri, {
-        "compared": has_baseline,
-        "why": "" if has_baseline else
-        "no candidate.baseline_predictions: the change gates were skipped"})
+    record = {"compared": has_baseline,
+              "why": "" if has_baseline else
+              "no candidate.baseline_predictions: the change gates were skipped"}
+    if has_baseline:  # the report names it in each change gate's row
+        column = [spec.prediction_key for spec in config.model_specs
+                  if spec.is_baseline][0]
+        record["against"] = f"scores in column '{column}'"
+    write_baseline_record(output_uri, record)
     if not tfma.metrics.metric_thresholds_from_metrics_specs(
             config.metrics_specs, eval_config=config):
         logging.info("No threshold configured, will not validate model.")

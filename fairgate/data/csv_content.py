@@ -182,24 +182,29 @@ def _check_feature(name: str, kind, cells: List[str], files, origin: str) -> Non
             "keep it")
 
 
-def train_sample(config: Config, files: Sequence[str], rows: int):
+def train_sample(config: Config, files: Sequence[str], rows: int,
+                 dropped: Sequence[str] = ()):
     """(kinds, train) of the model contract (README "Your own model") from CSV
     files, for preflight's build of a team's model: kinds {feature: numeric |
     categorical} as the Trainer will see them (data.features' kind, else numeric
     when every non-empty train cell is a number, as SchemaGen infers), and the
     first `rows` train rows as the contract's `train` arrays (numeric float32
-    [n, 1] with NaN for an empty cell, categorical str [n, 1] with "")."""
+    [n, 1] with NaN for an empty cell, categorical str [n, 1] with ""). A
+    repeated header name is read from its first column, a `dropped` one not at
+    all (csv_header), as the CSV ExampleGen writes the examples."""
     import numpy as np  # deferred: only a team's model needs this
     data = config.data
     overrides = feature_kinds(data)
     cells: Dict[str, List[str]] = {}
     numeric: Dict[str, bool] = {}
     for path in _split_files(config, files, "train"):
-        header, body = _read(path)
-        features = run_columns.resolve_features(header, data.label, data.group,
-                                                overrides, data.exclude_features)
+        raw_header, body = _read(path)
+        column_at = csv_header.read_header(raw_header, dropped)
+        features = run_columns.resolve_features(
+            list(column_at), data.label, data.group, overrides,
+            [name for name in data.exclude_features if name in column_at])
         for name in features:
-            at = header.index(name)
+            at = column_at[name]
             column = [row[at].strip() for _, row in body]
             numeric[name] = numeric.get(name, True) and \
                 all(_is_number(c) for c in column if c)

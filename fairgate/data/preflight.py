@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import glob
 import os
-from typing import List
+from typing import List, Sequence
 
 from fairgate import progress
 from fairgate.config import Config, ConfigError
@@ -72,7 +72,7 @@ def check_inputs(config: Config) -> None:
         except (csv_header.RepeatedColumnError, csv_content.ContentError) as error:
             raise InputError(str(error)) from None
         if config.candidate is None:
-            check_model(config, files)
+            check_model(config, files, dropped=columns.dropped)
         else:
             from fairgate import candidate
             candidate.check(config, files)  # the score columns of every file
@@ -87,20 +87,22 @@ def check_inputs(config: Config) -> None:
 MODEL_CHECK_ROWS = 2000
 
 
-def check_model(config: Config, files: List[str]) -> None:
+def check_model(config: Config, files: List[str], dropped: Sequence[str] = ()) -> None:
     """A team's model (trainer.model: {module_file, ...}) on CSV sources: built
     on the contract's inputs and the first MODEL_CHECK_ROWS train rows, through
     the Trainer's own checks (trainer_module.models.build), so a model that
     breaks the contract fails here (ConfigError, exit 2) rather than in the
     Trainer after ExampleGen, statistics and schema. Nothing is trained. Other
-    sources' models are checked in the Trainer."""
+    sources' models are checked in the Trainer. `dropped`: repeated header names
+    the examples leave out (csv_header.resolve), so the model sees the columns the
+    Trainer will give it."""
     model = config.trainer.model
     if isinstance(model, str):
         return
     import tf_keras as keras  # deferred: only a team's model needs it
     from trainer_module import models
     where = f"{model.function} in {model.module_file}"
-    kinds, train = csv_content.train_sample(config, files, MODEL_CHECK_ROWS)
+    kinds, train = csv_content.train_sample(config, files, MODEL_CHECK_ROWS, dropped)
     rows = len(next(iter(train.values()), []))
     try:
         function = models.load_function(model.module_file, model.function)

@@ -37,7 +37,8 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
     evaluation = collect.Evaluation(evaluation_uri)
     sizes = collect.group_sizes(evaluation, group, groups,
                                 evaluation.candidate_name)
-    check_list = collect.checks(evaluation)
+    against = (comparison or {}).get("against") or collect.CHANGE_AGAINST
+    check_list = collect.checks(evaluation, against)
     training = collect.training_history(model_uri) if model_uri else None
     mode = (training or {}).get("mode", "unknown")
     description = (f"the model the Evaluator judged (trainer mode: {mode})"
@@ -56,7 +57,8 @@ def build(*, pipeline: str, evaluation_uri: str, blessed: bool, pushed: bool,
                                                     unconstrained.candidate_name)}
     if evaluation.baseline_name is not None:
         models["baseline"] = {
-            "description": "the model in serving",
+            "description": f"the {against}" if against == collect.CHANGE_AGAINST
+            else against,
             "rates": collect.group_rates(evaluation, group, evaluation.baseline_name),
             "calibration": collect.calibration_bins(evaluation,
                                                     evaluation.baseline_name)}

@@ -24,7 +24,14 @@ REPORT_THRESHOLDS = (0.22, 0.5, 0.75)
 INTERVAL_LEVEL = 0.95  # the report's per-group error bars
 FI = "fairness_indicators_metrics"
 OVERALL = "Overall"
-CHANGE_SUFFIX = " (change vs model in serving)"
+# What a change gate compares the candidate with, unless the Evaluator's record
+# names something else (candidate.baseline_predictions: a score column).
+CHANGE_AGAINST = "model in serving"
+
+
+def change_suffix(against: str = CHANGE_AGAINST) -> str:
+    """The suffix of a change gate's name in the report."""
+    return f" (change vs {against})"
 
 SliceMetrics = Dict[str, Dict[metric_types.MetricKey, Any]]
 
@@ -223,7 +230,7 @@ def _evidence(evaluation: Evaluation, slice_: str, key, instance) -> Dict[str, A
             "compared": compared, "quantity": instance.point_name}
 
 
-def checks(evaluation: Evaluation) -> List[Dict[str, Any]]:
+def checks(evaluation: Evaluation, against: str = CHANGE_AGAINST) -> List[Dict[str, Any]]:
     """Every gate of the EvalConfig with the candidate's value and TFMA's verdict.
 
     `value` is what TFMA compared with the bound: the point value under policy
@@ -234,7 +241,9 @@ def checks(evaluation: Evaluation) -> List[Dict[str, Any]]:
 
     Without a baseline (nothing in serving yet) TFMA drops the change gates
     from the config it runs, so they are not listed; the report says so.
+    `against` names the baseline in a change gate's name.
     """
+    suffix = change_suffix(against)
     config = evaluation.config
     failed = _failed_keys(evaluation)
     gate_metrics = _gate_metrics(config)
@@ -254,7 +263,7 @@ def checks(evaluation: Evaluation) -> List[Dict[str, Any]]:
                         not hasattr(instance, "regression_name"):
                     instance = None  # a point change gate: no interval
                 check = {
-                    "name": key.name + (CHANGE_SUFFIX if change else ""),
+                    "name": key.name + (suffix if change else ""),
                     "slice": slice_, "kind": "change" if change else "value",
                     "value": value, "bound": _bound(threshold),
                     "passed": (slice_, key) not in failed,
@@ -268,7 +277,7 @@ def checks(evaluation: Evaluation) -> List[Dict[str, Any]]:
     listed = {(c["slice"], c["name"]) for c in result if not c["passed"]}
     for (slice_, key), message in failed.items():
         if (slice_, key.name) not in listed and \
-                (slice_, key.name + CHANGE_SUFFIX) not in listed:
+                (slice_, key.name + suffix) not in listed:
             result.append({"name": key.name, "slice": slice_, "kind": "value",
                            "value": None, "bound": {}, "passed": False,
                            "policy": "point", "level": None, "point": None,

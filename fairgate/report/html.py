@@ -98,6 +98,9 @@ def render(report: Dict[str, Any]) -> str:
     if change_gates.get("why") and report.get("candidate"):
         parts.append(f"<p id='baseline'>Change gates: {html.escape(change_gates['why'])}."
                      "</p>")
+    elif change_gates.get("against"):
+        parts.append("<p id='baseline'>Change gates compare with the "
+                     f"{html.escape(change_gates['against'])}.</p>")
     elif report.get("baseline_model"):
         where = serving.get("path") or report["baseline_model"]
         version = serving.get("version")
