@@ -60,7 +60,9 @@ def _predict_seconds(model_dir, serialized, batch_size):
     return time.perf_counter() - start
 
 
-def _tfma_seconds(model_dir, eval_config, data_pattern, out_dir):
+def tfma_seconds(model_dir, eval_config, data_pattern, out_dir):
+    """Wall seconds of `tfma.run_model_analysis` on in-process Beam, start-up and
+    writing the results included (also eval_floor.py's measure)."""
     import tensorflow_model_analysis as tfma
     from apache_beam.options.pipeline_options import PipelineOptions
     start = time.perf_counter()
@@ -74,7 +76,8 @@ def _tfma_seconds(model_dir, eval_config, data_pattern, out_dir):
     return time.perf_counter() - start
 
 
-def _floor(config):
+def floor_config(config):
+    """`config` cut down to ExampleCount on the overall slice: TFMA's floor."""
     import tensorflow_model_analysis as tfma
     floor = tfma.EvalConfig()
     floor.CopyFrom(config)
@@ -125,18 +128,18 @@ def main(argv=None):
         for i in range(args.repeat):
             for j, path in enumerate(files):
                 os.symlink(path, os.path.join(repeated, f"copy{i}-{j}.gz"))
-        tfma_s = _tfma_seconds(model_dir, metrics_config, os.path.join(
+        tfma_s = tfma_seconds(model_dir, metrics_config, os.path.join(
             os.path.dirname(files[0]), "*"), os.path.join(work, "once"))
-        tfma_repeat_s = _tfma_seconds(model_dir, metrics_config,
+        tfma_repeat_s = tfma_seconds(model_dir, metrics_config,
                                       os.path.join(repeated, "*"),
                                       os.path.join(work, "repeat"))
         breakdown = {}
-        for name, variant in (("floor", _floor(metrics_config)),
+        for name, variant in (("floor", floor_config(metrics_config)),
                               ("no_group_slice", _overall_only(metrics_config)),
                               # What the UnconstrainedEvaluator computes.
                               ("report_metrics_by_group",
                                eval_config_lib.report_only(rendered))):
-            seconds = _tfma_seconds(model_dir, variant, os.path.join(repeated, "*"),
+            seconds = tfma_seconds(model_dir, variant, os.path.join(repeated, "*"),
                                     os.path.join(work, name))
             breakdown[name] = {"seconds_for_repeat": round(seconds, 2)}
         breakdown["all_metrics_by_group"] = {"seconds_for_repeat": round(tfma_repeat_s, 2)}
