@@ -67,19 +67,19 @@ def image_module_run(tmp_path_factory, tiny_tfds_dir):
 # handed out in collection order (`--no-loadscope-reorder` in pyproject.toml: by
 # default xdist reorders files by their number of tests, which undid this order),
 # so the files that run whole pipelines go first, longest first (by the
-# `--durations=0` of a full run of main d5b3f8b on 2026-12-01), and neither worker is
+# `--durations=0` of full and per-file runs on 2026-12-01), and neither worker is
 # left with a long file at the end. A new file that runs pipelines belongs in
 # this list.
-LONGEST_FIRST = ("test_candidate_pipeline.py", "test_cli.py", "test_kfp_local.py",
-                 "test_fairness_gate.py", "test_model_module.py",
-                 "test_side_effects_pipeline.py", "test_trainer_pipeline.py",
-                 "test_trainer_tabular.py", "test_bad_inputs.py",
-                 "test_kfp_local_importer.py", "test_group_thresholds_pipeline.py",
-                 "test_data_pipeline.py", "test_kfp_local_warm.py",
-                 "test_trainer_shared_forward.py", "test_real_world_csv.py",
-                 "test_gated_pusher.py", "test_kfp_contract.py", "test_embedded_celeba.py",
+LONGEST_FIRST = ("test_kfp_local.py", "test_candidate_pipeline.py",
+                 "test_model_module.py", "test_cli.py",
+                 "test_fairness_gate.py", "test_side_effects_pipeline.py",
+                 "test_data_pipeline.py", "test_trainer_pipeline.py",
+                 "test_trainer_tabular.py", "test_group_thresholds_pipeline.py",
+                 "test_real_world_csv.py", "test_bad_inputs.py", "test_kfp_contract.py",
+                 "test_kfp_local_importer.py", "test_gated_pusher.py",
                  "test_repeated_columns.py", "test_trainer_constraints.py",
-                 "test_test_split_only.py", "test_serving_head.py")
+                 "test_embedded_celeba.py", "test_test_split_only.py",
+                 "test_tabular_inputs.py", "test_serving_head.py")
 
 
 def pytest_collection_modifyitems(items):
