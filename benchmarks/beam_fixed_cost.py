@@ -80,8 +80,11 @@ def recorded_execution(metadata_path: str, node: str):
         kind = store.get_artifact_types_by_id([artifact.type_id])[0]
         artifacts[event.type].setdefault(event.path.steps[0].key, []).append(
             artifact_utils.deserialize_artifact(kind, artifact))
+    # TFX records execution properties as custom properties ("__"-prefixed ones
+    # are its own bookkeeping) or, in older stores, as properties.
     properties = {name: getattr(value, value.WhichOneof("value"))
-                  for name, value in execution.properties.items()}
+                  for recorded in (execution.custom_properties, execution.properties)
+                  for name, value in recorded.items() if not name.startswith("__")}
     return (artifacts[metadata_store_pb2.Event.INPUT],
             artifacts[metadata_store_pb2.Event.OUTPUT], properties)
 

@@ -595,8 +595,8 @@ class Config(Section):
     The container-image flag only stops TFX from building a throwaway TFX sdist for
     every Beam component (2-3 s each), which a local runner never uses.
     `--no_pipeline_type_check` skips Beam's construction-time type checks of TFX's,
-    TFDV's and TFMA's own transforms (~2 s of StatisticsGen's and ~1.3 s of each
-    Evaluator's fixed cost; the same outputs, docs/defaults.md). A list given here
+    TFDV's and TFMA's own transforms (1.5-2.4 s of StatisticsGen's and 0.3-1.4 s
+    of each Evaluator's fixed cost; the same outputs, docs/defaults.md). A list given here
     replaces the whole default."""
     kubeflow: KubeflowConfig = Field(default_factory=KubeflowConfig)
     candidate: Optional[CandidateConfig] = None
