@@ -1,4 +1,4 @@
-"""AutoGraph leaves tf-keras' own code alone (trainer_module/keras_autograph.py),
+"""AutoGraph leaves tf-keras' own code alone (trainer_module/autograph_rules.py),
 and a user's subclassed layer still gets its Python control flow converted."""
 import numpy as np
 import tensorflow as tf

@@ -5,6 +5,6 @@ wheel and cache key.
 constraints (spec -> TFCO problem) | tfco_compat (the only module touching TFCO's
 training internals) | training (compiled loop, snapshots) | selection (choice of
 iterate) | models (building blocks) | regularizers | export (raw-input serving) |
-keras_autograph (AutoGraph leaves tf-keras' own code alone; applied on import).
+autograph_rules (AutoGraph leaves tf-keras and TFCO alone; applied on import).
 """
-from trainer_module import keras_autograph  # noqa: E402,F401  (before any tf.function)
+from trainer_module import autograph_rules  # noqa: E402,F401  (before any tf.function)

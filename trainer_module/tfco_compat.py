@@ -22,6 +22,8 @@ from typing import Callable, List, Optional, Sequence
 import tensorflow as tf
 import tensorflow_constrained_optimization as tfco
 
+from trainer_module import optimizers
+
 
 class BatchSlot:
     """Holds the batch a traced step is working on, for TFCO's deferred callables."""
@@ -85,6 +87,12 @@ class ConstrainedStep:
                                  + list(problem.trainable_variables))
         self._optimizer = optimizer
         self._constraint_optimizer = constraint_optimizer or optimizer
+        # Slots before the first trace: one trace per step, not two.
+        if self._constraint_optimizer is optimizer:
+            optimizers.create_slots(optimizer, self._model_variables + [self.state])
+        else:
+            optimizers.create_slots(optimizer, self._model_variables)
+            optimizers.create_slots(self._constraint_optimizer, [self.state])
         self.step = tf.function(self._step, jit_compile=jit_compile, reduce_retracing=True)
         self.measure = tf.function(self._measure, reduce_retracing=True)
 

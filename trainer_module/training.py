@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from fairgate.progress import Progress
-from trainer_module import constraints, group_head
+from trainer_module import constraints, group_head, optimizers
 from trainer_module.tfco_compat import BatchSlot, ConstrainedStep
 
 
@@ -55,6 +55,7 @@ def hinge(labels, logits):
 def plain_step(model, optimizer, penalty: Optional[Callable] = None,
                jit_compile: bool = False):
     """Hinge-loss step, plus `penalty(logits, labels, groups)` when given."""
+    optimizers.create_slots(optimizer, model.trainable_variables)
     def step(features, labels, groups):
         with tf.GradientTape() as tape:
             logits = model(features, training=True)[:, 0]
