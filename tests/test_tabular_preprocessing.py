@@ -108,3 +108,14 @@ def test_the_model_is_the_one_adapt_built(monkeypatch):
 def test_no_values_is_a_clear_error():
     with pytest.raises(ValueError, match="no train values"):
         tabular_preprocessing.mean_and_variance(np.zeros((0, 1), np.float32))
+
+
+def test_train_arrays_decode_categorical_bytes_as_before():
+    from trainer_module import run_fn
+    job = _rows()["job"]
+    features = {"job": np.char.encode(job, "utf-8").astype(object),  # tf's numpy form
+                "hours": _rows()["hours"]}
+    train = run_fn.train_arrays(features, {"job": "categorical", "hours": "numeric"}, 0)
+    expected = np.char.decode(features["job"].astype(bytes), "utf-8")
+    assert train["job"].dtype == expected.dtype and train["job"].shape == job.shape
+    np.testing.assert_array_equal(train["job"], job)
