@@ -119,3 +119,22 @@ def test_train_arrays_decode_categorical_bytes_as_before():
     expected = np.char.decode(features["job"].astype(bytes), "utf-8")
     assert train["job"].dtype == expected.dtype and train["job"].shape == job.shape
     np.testing.assert_array_equal(train["job"], job)
+
+
+def test_a_team_module_may_still_adapt_its_own_layers():
+    def build_model(inputs, train, hparams):  # README "Your own model", with adapt
+        lookup = keras.layers.StringLookup(output_mode="one_hot", name="team_vocab")
+        lookup.adapt(train["job"])
+        scale = keras.layers.Normalization()
+        scale.adapt(train["score"])
+        x = keras.layers.Concatenate()([lookup(inputs["job"]), scale(inputs["score"])])
+        return keras.Model({n: inputs[n] for n in ("job", "score")},
+                           keras.layers.Dense(1)(x))
+    kinds = {"job": "categorical", "hours": "numeric", "score": "numeric"}
+    model = models.build(build_model, models.raw_inputs(kinds), _rows(), {}, "team")
+    logits = model({"job": tf.constant([["b"], ["never-seen"]]),
+                    "hours": tf.constant([[1.0], [2.0]]),
+                    "score": tf.constant([[3.0], [4.0]])}).numpy()
+    assert logits.shape == (2, 1) and np.isfinite(logits).all()
+    assert model.get_layer("team_vocab").get_vocabulary() == \
+        ["[UNK]"] + tabular_preprocessing.vocabulary(_rows()["job"])
