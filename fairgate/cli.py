@@ -112,12 +112,16 @@ def _run(args) -> int:
     print(f"fairgate: running '{config.name}' ({config.data.source}) with the "
           f"{args.runner} runner; full log: {log_file}", file=sys.stderr)
     from fairgate.config import ConfigError
+    from fairgate.data import preflight
     from fairgate.data.preflight import InputError
     from fairgate.data.celeba_layout import DatasetNotFoundError
-    from pipeline import kfp_spec, runners
+    from pipeline import kfp_spec
     start = time.time()
     try:
-        outputs = runners.run(config, args.runner)
+        # Bad input is refused before TFX's seconds of imports.
+        preflight.check_inputs(config)
+        from pipeline import runners
+        outputs = runners.run(config, args.runner, checked=True)
     except ConfigError as error:  # a key preflight judges (constraints, gates)
         print(f"fairgate: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

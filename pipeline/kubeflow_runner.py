@@ -16,7 +16,7 @@ import os
 import tempfile
 from typing import Any, Dict, Optional
 
-from tfx import v1 as tfx
+from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
 from fairgate import model_module
 from fairgate.config import Config, ConfigError, ModelModule, is_uri
@@ -89,8 +89,8 @@ def compile_job(config: Config, image: Optional[str] = None,
     preflight.check_config(config)
     cluster = with_staged_model(config) if local else for_cluster(config)
     with tempfile.TemporaryDirectory() as tmp:
-        runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-            config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+        runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
+            config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
                 default_image=image or config.kubeflow.image,
                 default_commands=list(kfp_spec.ENTRYPOINT),
                 use_pipeline_spec_2_1=True),

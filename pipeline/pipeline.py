@@ -29,8 +29,18 @@ from __future__ import annotations
 import json
 from typing import Any, NamedTuple, Optional
 
-from tfx import v1 as tfx
-from tfx.proto import example_gen_pb2
+# The component modules themselves, not `tfx.v1`: the public API module also
+# imports every Google Cloud extension (aiplatform), ~9 s of each process's start.
+from tfx.components.example_gen.import_example_gen.component import ImportExampleGen
+from tfx.components.example_validator.component import ExampleValidator
+from tfx.components.schema_gen.component import SchemaGen
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.components.statistics_gen.component import StatisticsGen
+from tfx.components.trainer.component import Trainer
+from tfx.dsl.components.common.importer import Importer
+from tfx.orchestration.pipeline import Pipeline
+from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2
+from tfx.types import standard_artifacts
 
 from components.candidate_model import CandidateModel
 from components.celeba_example_gen import CelebAExampleGen
@@ -60,11 +70,11 @@ def input_splits(config: Config) -> dict:
     or every file as the test split when the run trains nothing."""
     data = config.data
     if data.splits and not data.test_only:
-        return {"input_config": tfx.proto.Input(splits=[
-            tfx.proto.Input.Split(name=name, pattern=data.splits[name])
+        return {"input_config": example_gen_pb2.Input(splits=[
+            example_gen_pb2.Input.Split(name=name, pattern=data.splits[name])
             for name in SPLITS])}
     if data.splits or not config.trains:
-        return {"input_config": tfx.proto.Input(splits=[tfx.proto.Input.Split(
+        return {"input_config": example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(
                     name=TEST_SPLIT, pattern=data.splits.get(TEST_SPLIT, "*"))]),
                 # Without an output config, TFX hash-splits a single input split
                 # into train and eval (2:1); an empty one keeps it as it is.
@@ -97,7 +107,7 @@ def example_gen(config: Config, rendered=None):
             "label_negative": data.label_negative, "group": data.group,
             "group_merge": data.group_merge,
             "used_columns": run_columns.names_used(config, conditions)}, **splits)
-    return tfx.components.ImportExampleGen(input_base=input_base, **splits)
+    return ImportExampleGen(input_base=input_base, **splits)
 
 
 def run_columns_of(config: Config, rendered) -> dict:
@@ -160,13 +170,13 @@ def trainer_settings(config: Config, mode: str) -> dict:
 
 
 def trainer(config: Config, examples, schema, mode: str, component_id: str):
-    return tfx.components.Trainer(
+    return Trainer(
         run_fn=RUN_FN, examples=examples, schema=schema,
         # num_steps 0 (unset): run_fn budgets in epochs (trainer.train_epochs).
-        train_args=tfx.proto.TrainArgs(splits=["train"],
+        train_args=trainer_pb2.TrainArgs(splits=["train"],
                                        num_steps=config.trainer.train_steps),
         # Iterates are chosen on eval; the test split is left for the Evaluator.
-        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
         custom_config=trainer_settings(config, mode)).with_id(component_id)
 
 
@@ -184,8 +194,8 @@ def candidate_nodes(config: Config) -> list:
     source = candidate_lib.source_of(config)
     nodes = []
     if source:
-        nodes.append(tfx.dsl.Importer(
-            source_uri=source, artifact_type=tfx.types.standard_artifacts.Model
+        nodes.append(Importer(
+            source_uri=source, artifact_type=standard_artifacts.Model
         ).with_id("CandidateImporter"))
     nodes.append(CandidateModel(
         mode=chosen.mode, source=source, score=score_of(config),
@@ -286,17 +296,17 @@ def data_gate(config: Config, rendered=None) -> DataGate:
     data = config.data
     rendered = rendered if rendered is not None else eval_config.of_run(config)
     ingest = example_gen(config, rendered)
-    statistics = tfx.components.StatisticsGen(
+    statistics = StatisticsGen(
         examples=ingest.outputs["examples"], stats_options=statistics_options(config))
     if data.schema_file:
-        schema = tfx.components.ImportSchemaGen(
+        schema = ImportSchemaGen(
             schema_file=resolve_path(data.schema_file))
     else:
         # One split only: a dirty eval split must not widen the schema.
-        schema = tfx.components.SchemaGen(
+        schema = SchemaGen(
             statistics=statistics.outputs["statistics"], infer_feature_shape=True,
             exclude_splits=[s for s in SPLITS if s != config.schema_split])
-    validator = tfx.components.ExampleValidator(
+    validator = ExampleValidator(
         statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"])
     gate = DataValidationGate(
         statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"],
@@ -311,7 +321,7 @@ def data_gate(config: Config, rendered=None) -> DataGate:
 def create_pipeline(config: Config,
                     metadata_connection_config: Optional[object] = None,
                     enable_cache: bool = True,
-                    report_dir: Optional[str] = None) -> tfx.dsl.Pipeline:
+                    report_dir: Optional[str] = None) -> Pipeline:
     """The DAG for `config`. report_dir: where the report is also copied (None:
     config.resolved_report_dir; "": nowhere, the artifact only)."""
     data = config.data
@@ -359,8 +369,8 @@ def create_pipeline(config: Config,
     # evaluation.side_effects.policy gate, the side effects.
     pusher = GatedPusher(
         model=model, model_blessing=check.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(
+        push_destination=pusher_pb2.PushDestination(
+            filesystem=pusher_pb2.PushDestination.Filesystem(
                 base_directory=config.resolved_push_destination)))
     report = FairnessReportGen(
         evaluation=judge.outputs["evaluation"], blessing=check.outputs["blessing"],
@@ -373,7 +383,7 @@ def create_pipeline(config: Config,
         groups=json.dumps(config.evaluation.groups), pipeline=config.name,
         split=EVAL_SPLIT,
         publish_dir=config.resolved_report_dir if report_dir is None else report_dir)
-    return tfx.dsl.Pipeline(
+    return Pipeline(
         pipeline_name=config.name,
         pipeline_root=config.resolved_pipeline_root,
         components=[*checked.nodes, *producing,

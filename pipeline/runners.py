@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 from typing import Dict
 
-from tfx import v1 as tfx
 from tfx.dsl.compiler import compiler
+from tfx.orchestration import metadata as tfx_metadata
+from tfx.orchestration.pipeline import Pipeline
 from tfx.proto.orchestration import pipeline_pb2
 
 from fairgate import artifacts, progress
@@ -20,7 +21,7 @@ from pipeline.pipeline import NEVER_CACHED, create_pipeline
 RUNNERS = ("local", "beam", "kfp-local")
 
 
-def compile_ir(dag: tfx.dsl.Pipeline) -> pipeline_pb2.Pipeline:
+def compile_ir(dag: Pipeline) -> pipeline_pb2.Pipeline:
     """The pipeline IR, with caching off for the nodes whose output depends on
     the world rather than on their inputs (TFX sets caching per pipeline only)."""
     ir = compiler.Compiler().compile(dag)
@@ -30,13 +31,15 @@ def compile_ir(dag: tfx.dsl.Pipeline) -> pipeline_pb2.Pipeline:
     return ir
 
 
-def run(config: Config, runner: str = "local",
-        enable_cache: bool = True) -> Dict[str, Dict[str, str]]:
-    """Checks the inputs, then runs the DAG; raises if any component fails.
-    Returns {component: {output: uri}} of the run's newest outputs."""
+def run(config: Config, runner: str = "local", enable_cache: bool = True,
+        checked: bool = False) -> Dict[str, Dict[str, str]]:
+    """Checks the inputs (unless the caller has: `checked`), then runs the DAG;
+    raises if any component fails. Returns {component: {output: uri}} of the
+    run's newest outputs."""
     if runner not in RUNNERS:
         raise ValueError(f"runner must be one of {', '.join(RUNNERS)}, got '{runner}'")
-    preflight.check_inputs(config)
+    if not checked:
+        preflight.check_inputs(config)
     with run_lock(config):
         return _run(config, runner, enable_cache)
 
@@ -59,13 +62,14 @@ def _run(config: Config, runner: str, enable_cache: bool) -> Dict[str, Dict[str,
     if runner == "kfp-local":
         from pipeline import kfp_local
         return kfp_local.run(config)
-    metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(
+    metadata = tfx_metadata.sqlite_metadata_connection_config(
         config.resolved_metadata_path)
     ir = compile_ir(create_pipeline(config, metadata, enable_cache=enable_cache))
     if runner == "beam":
         from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
         BeamDagRunner().run_with_ir(ir)
     else:
-        tfx.orchestration.LocalDagRunner().run_with_ir(ir)
+        from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+        LocalDagRunner().run_with_ir(ir)
     return artifacts.latest_outputs(config.resolved_metadata_path,
                                     config.resolved_pipeline_root)

@@ -224,14 +224,7 @@ def test_regression_metric_pairs_candidate_and_baseline_predictions():
             "predictions": {"baseline": np.array([0.9 if u < 0.1 else 0.1]),
                             "candidate": np.array([
                                 0.9 if u < (0.3 if group == b"b" else 0.1) else 0.1])}}))
-    out = {}
-    for computation in computations:
-        combiner = computation.combiner
-        accumulator = combiner.create_accumulator()
-        for element in elements:
-            accumulator = combiner.add_input(accumulator, element)
-        out.update(combiner.extract_output(accumulator))
-    values = {(k.model_name, k.name): v for k, v in out.items()}
+    values = {(k.model_name, k.name): v for k, v in _computed(computations, elements).items()}
     regression = values[("candidate", "false_positive_rate_gap/regression")]
     assert regression == pytest.approx(0.2, abs=0.03)
     assert 0.1 < values[("candidate", metric.name)] < regression
@@ -239,9 +232,26 @@ def test_regression_metric_pairs_candidate_and_baseline_predictions():
     # Without a baseline in the config (the first run) nothing is compared.
     alone = gm.Regression(metric="GroupRateGap", group_key="g").computations(
         eval_config=tfma.EvalConfig(model_specs=[tfma.ModelSpec()]))
-    combiner = alone[0].combiner
-    assert all(math.isnan(v) for v in combiner.extract_output(
-        combiner.create_accumulator()).values())
+    assert all(math.isnan(v) for v in _computed(alone, elements[:10]).values())
+
+
+def _computed(computations, elements):
+    """What TFMA computes from `computations` on `elements` (one slice): each
+    distinct combiner over the elements, then the derived metrics in order;
+    the private counts (names starting "_") are dropped, as TFMA drops them."""
+    from tensorflow_model_analysis.metrics import metric_types
+    out, done = {}, set()
+    for computation in computations:
+        if isinstance(computation, metric_types.DerivedMetricComputation):
+            out.update(computation.result(out))
+        elif computation not in done:
+            done.add(computation)
+            combiner = computation.combiner
+            accumulator = combiner.create_accumulator()
+            for element in elements:
+                accumulator = combiner.add_input(accumulator, element)
+            out.update(combiner.extract_output(accumulator))
+    return {k: v for k, v in out.items() if not k.name.startswith("_")}
 
 
 def test_policy_picks_the_gated_bound():
@@ -269,3 +279,28 @@ def test_every_gate_metric_emits_point_and_bounds(kind, options):
     out = quantity.outputs(COUNTS, level=0.95)
     assert set(out) == {"q", "q/lower95", "q/upper95"}
     assert out["q/lower95"] <= out["q"] <= out["q/upper95"]
+
+
+def test_gate_metrics_that_need_the_same_counts_share_one_counting_pass():
+    """TFMA runs each distinct computation once: the gate metrics on one group
+    feature and threshold count the examples once per model, and a metric on
+    other counts (a condition feature, another threshold) counts its own."""
+    import tensorflow_model_analysis as tfma
+    from tensorflow_model_analysis.evaluators import (
+        metrics_plots_and_validations_evaluator as evaluator)
+    from tensorflow_model_analysis.metrics import metric_types
+    config = tfma.EvalConfig(model_specs=[tfma.ModelSpec()])
+    metrics = [gm.GroupRate(group_key="g", group="a"), gm.GroupRate(group_key="g"),
+               gm.GroupRateGap(group_key="g"), gm.MinGroupSize(group_key="g", groups=["a"]),
+               gm.ConditionalRateGap(group_key="g", condition_key="c"),
+               gm.GroupRate(group_key="g", threshold=0.3), gm.OverallRate()]
+    computations = [c for m in metrics for c in m.computations(eval_config=config)]
+    combined = [c for c in evaluator._filter_and_separate_computations(computations)[0]]
+    assert sorted(c.keys[0].name for c in combined) == sorted([
+        "_fairgate__GroupCountsCombiner:::0.5",
+        "_fairgate__GroupCountsCombiner:g:c:0.5",
+        "_fairgate__GroupCountsCombiner:g::0.3",
+        "_fairgate__GroupCountsCombiner:g::0.5"])
+    derived = [c for c in computations
+               if isinstance(c, metric_types.DerivedMetricComputation)]
+    assert len(derived) == len(metrics)

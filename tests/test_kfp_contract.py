@@ -5,7 +5,9 @@ import json
 import os
 
 import pytest
-from tfx import v1 as tfx
+from tfx.dsl.experimental.conditionals.conditional import Cond
+from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
+from tfx.orchestration.pipeline import Pipeline
 
 from pipeline import kfp_spec
 from pipeline.kfp_local import cel
@@ -98,16 +100,16 @@ def test_a_compiled_tfx_condition_skips_its_task_and_records_it(tmp_path):
     from pipeline.kfp_local.store import States, Store
     serving = ServingModel(push_destination=str(tmp_path / "empty"))
     in_serving = serving.outputs["model"].future()[0].custom_property("in_serving")
-    with tfx.dsl.Cond(in_serving == 1):
+    with Cond(in_serving == 1):
         when_serving = ServingModel(push_destination=str(tmp_path / "empty")).with_id(
             "WhenServing")
-    with tfx.dsl.Cond(in_serving == 0):
+    with Cond(in_serving == 0):
         when_empty = ServingModel(push_destination=str(tmp_path / "empty")).with_id(
             "WhenEmpty")
-    dag = tfx.dsl.Pipeline(pipeline_name="cond-test", pipeline_root=str(tmp_path / "root"),
-                           components=[serving, when_serving, when_empty])
-    tfx.orchestration.experimental.KubeflowV2DagRunner(
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+    dag = Pipeline(pipeline_name="cond-test", pipeline_root=str(tmp_path / "root"),
+                   components=[serving, when_serving, when_empty])
+    kubeflow_v2_dag_runner.KubeflowV2DagRunner(
+        config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
             default_image="unused", default_commands=list(kfp_spec.ENTRYPOINT),
             use_pipeline_spec_2_1=True),
         output_dir=str(tmp_path), output_filename="job.json").run(dag)

@@ -91,17 +91,21 @@ def test_entrypoint_and_every_executor_class_import_in_this_environment(spec):
 
 def test_compile_refuses_a_resolver_naming_the_task(tmp_path, monkeypatch):
     """A component that brings a Resolver back is refused at compile time."""
-    from tfx import v1 as tfx
+    from tfx.dsl.components.common.resolver import Resolver
+    from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
+        LatestBlessedModelStrategy)
+    from tfx.types import standard_artifacts
+    from tfx.types.channel import Channel
     from pipeline import kfp_spec, kubeflow_runner
     build = kubeflow_runner.create_pipeline
 
     def with_resolver(*args, **kwargs):
         dag = build(*args, **kwargs)
-        resolver = tfx.dsl.Resolver(
-            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-            model_blessing=tfx.dsl.Channel(
-                type=tfx.types.standard_artifacts.ModelBlessing)).with_id("Latest")
+        resolver = Resolver(
+            strategy_class=LatestBlessedModelStrategy,
+            model=Channel(type=standard_artifacts.Model),
+            model_blessing=Channel(
+                type=standard_artifacts.ModelBlessing)).with_id("Latest")
         dag.components = dag.components + [resolver]
         return dag
 

@@ -115,16 +115,18 @@ def test_groups_are_looked_up_in_the_test_split(tmp_path, trains_nothing):
 # --- the data half of the DAG, run -----------------------------------------------
 
 def _run_data_gate(config):
-    from tfx import v1 as tfx
+    from tfx.orchestration import metadata
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+    from tfx.orchestration.pipeline import Pipeline
     from pipeline import pipeline
     preflight.check_inputs(config)
-    dag = tfx.dsl.Pipeline(
+    dag = Pipeline(
         pipeline_name=config.name, pipeline_root=config.resolved_pipeline_root,
         components=pipeline.data_gate(config).nodes, enable_cache=False,
-        metadata_connection_config=tfx.orchestration.metadata
-        .sqlite_metadata_connection_config(config.resolved_metadata_path),
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(
+            config.resolved_metadata_path),
         beam_pipeline_args=list(config.beam_args))
-    tfx.orchestration.LocalDagRunner().run(dag)
+    LocalDagRunner().run(dag)
 
 
 def _examples(uri, split):

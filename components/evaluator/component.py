@@ -6,14 +6,13 @@ artifact holds no model, and this Evaluator then judges the candidate alone.
 """
 from __future__ import annotations
 
-from tfx import v1 as tfx
 from tfx.components.evaluator import component as evaluator_component
 from tfx.dsl.components.base import executor_spec
 
 from components.evaluator import executor
 
 
-class BaselineAwareEvaluator(tfx.components.Evaluator):
+class BaselineAwareEvaluator(evaluator_component.Evaluator):
     """TFX's Evaluator, except that a `baseline_model` artifact holding no model
     (nothing in serving yet) counts as no baseline: the change thresholds are
     then skipped, as TFX does when no baseline is given."""

@@ -1,11 +1,11 @@
 """GatedPusher: TFX's Pusher (same spec, inputs and outputs) with fairgate's executor."""
-from tfx import v1 as tfx
+from tfx.components.pusher.component import Pusher
 from tfx.dsl.components.base import executor_spec
 
 from components.gated_pusher import executor
 
 
-class GatedPusher(tfx.components.Pusher):
+class GatedPusher(Pusher):
     """Pushes the model to `push_destination.filesystem.base_directory/<version>`
     only when `model_blessing` says BLESSED.
 

@@ -243,17 +243,16 @@ def _merge(accumulators, width: int):
 
 
 class _GroupCountsCombiner(beam.CombineFn):
-    """Accumulates confusion counts per (group, stratum) at one score threshold;
-    `summarize(counts)` turns them into {metric name: value}."""
+    """Accumulates confusion counts per (group, stratum) at one score threshold,
+    output whole under one private key (`_counts_key`)."""
 
     def __init__(self, key: metric_types.MetricKey, eval_config, group_key: Optional[str],
-                 condition_key: Optional[str], threshold: float, summarize):
+                 condition_key: Optional[str], threshold: float):
         self._key = key
         self._eval_config = eval_config
         self._group_key = group_key
         self._condition_key = condition_key
         self._threshold = threshold
-        self._summarize = summarize
 
     def create_accumulator(self) -> Counts:
         return {}
@@ -275,9 +274,8 @@ class _GroupCountsCombiner(beam.CombineFn):
     def merge_accumulators(self, accumulators: Iterable[Counts]) -> Counts:
         return _merge(accumulators, 4)
 
-    def extract_output(self, accumulator: Counts) -> Dict[metric_types.MetricKey, float]:
-        return {self._key._replace(name=name): value
-                for name, value in self._summarize(accumulator).items()}
+    def extract_output(self, accumulator: Counts) -> Dict[metric_types.MetricKey, Counts]:
+        return {self._key: accumulator}
 
 
 def _baseline_name(eval_config) -> Optional[str]:
@@ -349,34 +347,25 @@ def paired_regression(paired: Dict[Tuple[str, str], np.ndarray], point,
 
 class _PairedCountsCombiner(beam.CombineFn):
     """For the candidate: joint counts of its and the baseline's decisions on
-    every example (TFMA hands a metric every model's predictions), then the
-    paired regression. The baseline compared with itself has no regression (0).
-    Without a baseline in the EvalConfig (the first run) the values are NaN; the
-    change thresholds that use them are then dropped by TFMA."""
+    every example (TFMA hands a metric every model's predictions), output whole
+    under one private key; `_regression` turns them into the paired regression.
+    Other models accumulate nothing."""
 
     def __init__(self, key: metric_types.MetricKey, eval_config, group_key,
-                 condition_key, threshold: float, quantity: Quantity, level: float,
-                 names: Tuple[str, str, str]):
+                 condition_key, threshold: float):
         self._key = key
         self._eval_config = eval_config
         self._group_key = group_key
         self._condition_key = condition_key
         self._threshold = threshold
-        self._quantity = quantity
-        self._level = level
-        self._names = names
         self._baseline = _baseline_name(eval_config)
-
-    def _role(self) -> str:
-        if self._baseline is None:
-            return "alone"
-        return "baseline" if self._key.model_name == self._baseline else "candidate"
+        self._counts = _role(eval_config, key.model_name) == "candidate"
 
     def create_accumulator(self):
         return {}
 
     def add_input(self, accumulator, element: metric_types.StandardMetricInputs):
-        if self._role() != "candidate":
+        if not self._counts:
             return accumulator
         cell_key = _group_and_stratum(element.features or {}, self._group_key,
                                       self._condition_key)
@@ -392,18 +381,31 @@ class _PairedCountsCombiner(beam.CombineFn):
     def merge_accumulators(self, accumulators):
         return _merge(accumulators, 8)
 
-    def extract_output(self, accumulator) -> Dict[metric_types.MetricKey, float]:
-        role = self._role()
-        if role == "baseline":
-            values = (0.0, 0.0, 0.0)
-        elif role == "alone":
-            values = (math.nan, math.nan, math.nan)
-        else:
-            values = paired_regression(accumulator, self._quantity.point,
-                                       rates.get(self._quantity.which).higher_is_better,
-                                       self._level)
-        return {self._key._replace(name=name): float(value)
-                for name, value in zip(self._names, values)}
+    def extract_output(self, accumulator):
+        return {self._key: accumulator}
+
+
+def _role(eval_config, model_name: str) -> str:
+    baseline = _baseline_name(eval_config)
+    if baseline is None:
+        return "alone"
+    return "baseline" if model_name == baseline else "candidate"
+
+
+def _regression(paired, role: str, quantity: Quantity, level: float,
+                names: Tuple[str, str, str]) -> Dict[str, float]:
+    """The paired regression of `quantity` with its bounds. The baseline compared
+    with itself has no regression (0). Without a baseline in the EvalConfig (the
+    first run) the values are NaN; the change thresholds that use them are then
+    dropped by TFMA."""
+    if role == "baseline":
+        values = (0.0, 0.0, 0.0)
+    elif role == "alone":
+        values = (math.nan, math.nan, math.nan)
+    else:
+        values = paired_regression(paired, quantity.point,
+                                   rates.get(quantity.which).higher_is_better, level)
+    return {name: float(value) for name, value in zip(names, values)}
 
 
 # --- Metric classes. ---------------------------------------------------------------
@@ -426,10 +428,25 @@ def _check_policy(policy: str, level) -> float:
     return intervals.check_level(level)
 
 
-def _computations(make_combiner, *, name: str, group_key: Optional[str],
-                  condition_key: Optional[str] = None, model_names=None,
-                  output_names=None, example_weighted: bool = False
+def _derive(metrics, counts_key: metric_types.MetricKey, key: metric_types.MetricKey,
+            summarize) -> Dict[metric_types.MetricKey, float]:
+    return {key._replace(name=name): value
+            for name, value in summarize(metrics[counts_key]).items()}
+
+
+def _computations(combiner_class, summarize, *, name: str, output_names: List[str],
+                  group_key: Optional[str], condition_key: Optional[str] = None,
+                  threshold: float, eval_config=None, model_names=None,
+                  metric_output_names=None, example_weighted: bool = False
                   ) -> metric_types.MetricComputations:
+    """Per model and output: the counts `combiner_class` accumulates, then the
+    metric `output_names` derived from them by `summarize(key)(counts)`.
+
+    The counts go under a private key (TFMA drops names starting with "_" from
+    its results) that depends only on what is counted, so every metric that needs
+    the same counts names the same computation, and TFMA runs it once per model
+    however many gate metrics read it: each counting pass costs a TFMA label and
+    prediction lookup per example."""
     if example_weighted:
         raise ValueError(f"{name}: fairgate's group metrics count examples and do not "
                          "support example weights; remove example_weights from the "
@@ -437,15 +454,22 @@ def _computations(make_combiner, *, name: str, group_key: Optional[str],
     features = [k for k in (group_key, condition_key) if k]
     computations = []
     for model_name in model_names or [""]:
-        for output_name in output_names or [""]:
+        for output_name in metric_output_names or [""]:
             key = metric_types.MetricKey(name=name, model_name=model_name,
                                          output_name=output_name,
                                          example_weighted=example_weighted)
-            combiner = make_combiner(key)
+            counts_key = key._replace(name=(
+                f"_fairgate_{combiner_class.__name__}:{group_key or ''}:"
+                f"{condition_key or ''}:{float(threshold)!r}"))
             computations.append(metric_types.MetricComputation(
-                keys=[key._replace(name=n) for n in combiner.output_names],
+                keys=[counts_key],
                 preprocessors=[metric_types.FeaturePreprocessor(feature_keys=features)],
-                combiner=combiner))
+                combiner=combiner_class(counts_key, eval_config, group_key,
+                                        condition_key, threshold)))
+            computations.append(metric_types.DerivedMetricComputation(
+                keys=[key._replace(name=n) for n in output_names],
+                result=functools.partial(_derive, counts_key=counts_key, key=key,
+                                         summarize=summarize(key))))
     return computations
 
 
@@ -520,17 +544,13 @@ def _gate_computations(kind, rate, name, policy, level, group_key=None, group=No
     del policy  # the same values are emitted; the policy only picks the gated name
     quantity = _quantity(kind, name, rate, group, groups)
 
-    def combiner(key):
-        made = _GroupCountsCombiner(key, eval_config, group_key, condition_key,
-                                    threshold, functools.partial(quantity.outputs,
-                                                                 level=level))
-        made.output_names = [name, bound_name(name, "lower", level),
-                             bound_name(name, "upper", level)]
-        return made
-
-    return _computations(combiner, name=name, group_key=group_key,
-                         condition_key=condition_key, model_names=model_names,
-                         output_names=output_names, example_weighted=example_weighted)
+    return _computations(
+        _GroupCountsCombiner, lambda key: functools.partial(quantity.outputs, level=level),
+        name=name, output_names=[name, bound_name(name, "lower", level),
+                                 bound_name(name, "upper", level)],
+        group_key=group_key, condition_key=condition_key, threshold=threshold,
+        eval_config=eval_config, model_names=model_names,
+        metric_output_names=output_names, example_weighted=example_weighted)
 
 
 class GroupRate(_GateMetric):
@@ -638,16 +658,14 @@ def _regression_computations(metric, rate, group_key, group, groups, condition_k
                              example_weighted=False):
     quantity = _quantity(metric, name, rate, group, groups)
     names = regression_names(name, level)
-
-    def combiner(key):
-        made = _PairedCountsCombiner(key, eval_config, group_key, condition_key,
-                                     threshold, quantity, level, names)
-        made.output_names = list(names)
-        return made
-
-    return _computations(combiner, name=name, group_key=group_key,
-                         condition_key=condition_key, model_names=model_names,
-                         output_names=output_names, example_weighted=example_weighted)
+    return _computations(
+        _PairedCountsCombiner,
+        lambda key: functools.partial(_regression, role=_role(eval_config, key.model_name),
+                                      quantity=quantity, level=level, names=names),
+        name=name, output_names=list(names), group_key=group_key,
+        condition_key=condition_key, threshold=threshold, eval_config=eval_config,
+        model_names=model_names, metric_output_names=output_names,
+        example_weighted=example_weighted)
 
 
 class MinGroupSize(metric_types.Metric):
@@ -666,17 +684,12 @@ def _named_min_group_size(counts: Counts, name: str, groups: List[str]):
 def _min_group_size(name, group_key, groups, eval_config=None, model_names=None,
                     output_names=None, example_weighted=False):
     names = _names(groups)
-
-    def combiner(key):
-        made = _GroupCountsCombiner(key, eval_config, group_key, None, 0.5,
-                                    functools.partial(_named_min_group_size, name=name,
-                                                      groups=names))
-        made.output_names = [name]
-        return made
-
-    return _computations(combiner, name=name, group_key=group_key,
-                         model_names=model_names, output_names=output_names,
-                         example_weighted=example_weighted)
+    return _computations(
+        _GroupCountsCombiner,
+        lambda key: functools.partial(_named_min_group_size, name=name, groups=names),
+        name=name, output_names=[name], group_key=group_key, threshold=0.5,
+        eval_config=eval_config, model_names=model_names,
+        metric_output_names=output_names, example_weighted=example_weighted)
 
 
 for _metric in (GroupRate, OverallRate, GroupRateGap, ConditionalRateGap, Regression,
