@@ -88,16 +88,16 @@ def tabular_network(inputs, train, hparams) -> keras.Model:
     train mean/variance scale; when train has empty cells in the column, a 0/1
     missing indicator is an input too. Categorical columns: a one-hot vocabulary
     of the train values plus one slot for values never seen in training (OOV).
-    Then Dense(hidden_units, relu) -> Dense(1)."""
+    Then Dense(hidden_units, relu) -> Dense(1). The vocabularies and scales are
+    those Keras `adapt` learns, computed in numpy (tabular_preprocessing)."""
     import numpy as np
     import tensorflow as tf
+    from trainer_module import tabular_preprocessing
     encoded = []
     for name, column in sorted(inputs.items()):
         values = np.asarray(train[name]).reshape(-1, 1)
         if column.dtype == tf.string:
-            lookup = keras.layers.StringLookup(output_mode="one_hot", num_oov_indices=1,
-                                               name=f"{name}_vocab")
-            lookup.adapt(values)
+            lookup = tabular_preprocessing.string_lookup(values, f"{name}_vocab")
             encoded.append(lookup(column))
         else:
             numbers = values.astype("float32")
@@ -105,8 +105,8 @@ def tabular_network(inputs, train, hparams) -> keras.Model:
             mean = float(known.mean()) if known.size else 0.0
             missing = tf.math.is_nan(column)
             filled = tf.where(missing, tf.constant(mean, tf.float32), column)
-            scale = keras.layers.Normalization(name=f"{name}_scale")
-            scale.adapt(np.where(np.isnan(numbers), np.float32(mean), numbers))
+            scale = tabular_preprocessing.normalization(
+                np.where(np.isnan(numbers), np.float32(mean), numbers), f"{name}_scale")
             encoded.append(scale(filled))
             if known.size < numbers.size:  # train has empty cells: learn from them
                 encoded.append(tf.cast(missing, tf.float32))

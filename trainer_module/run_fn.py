@@ -323,8 +323,10 @@ def train_arrays(features, kinds, seed: int):
     for name, kind in kinds.items():
         values = np.asarray(features[name]).reshape(-1, 1)
         values = values if keep is None else values[keep]
-        if kind == tabular_inputs.CATEGORICAL:
-            values = np.char.decode(values.astype(bytes), "utf-8")
+        if kind == tabular_inputs.CATEGORICAL:  # decode each distinct value once
+            distinct, index = np.unique(values.astype(bytes), return_inverse=True)
+            values = np.array([v.decode("utf-8") for v in distinct],
+                              dtype=str)[index].reshape(values.shape)
         else:
             values = values.astype(np.float32)
         train[name] = values
