@@ -113,7 +113,6 @@ def _run(args) -> int:
           f"{args.runner} runner; full log: {log_file}", file=sys.stderr)
     from fairgate.config import ConfigError
     from fairgate.data import preflight
-    from fairgate.data.preflight import InputError
     from fairgate.data.celeba_layout import DatasetNotFoundError
     from pipeline import kfp_spec
     start = time.time()
@@ -129,7 +128,7 @@ def _run(args) -> int:
         print(f"fairgate: the open-source Kubeflow Pipelines backend would refuse the "
               f"spec, nothing ran: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (InputError, DatasetNotFoundError) as error:
+    except (preflight.InputError, DatasetNotFoundError) as error:
         print(f"fairgate: bad input, nothing ran: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as error:  # a component failed; its own message says why

@@ -74,8 +74,9 @@ def input_splits(config: Config) -> dict:
             example_gen_pb2.Input.Split(name=name, pattern=data.splits[name])
             for name in SPLITS])}
     if data.splits or not config.trains:
-        return {"input_config": example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(
-                    name=TEST_SPLIT, pattern=data.splits.get(TEST_SPLIT, "*"))]),
+        return {"input_config": example_gen_pb2.Input(splits=[
+                    example_gen_pb2.Input.Split(
+                        name=TEST_SPLIT, pattern=data.splits.get(TEST_SPLIT, "*"))]),
                 # Without an output config, TFX hash-splits a single input split
                 # into train and eval (2:1); an empty one keeps it as it is.
                 "output_config": example_gen_pb2.Output()}
@@ -174,7 +175,7 @@ def trainer(config: Config, examples, schema, mode: str, component_id: str):
         run_fn=RUN_FN, examples=examples, schema=schema,
         # num_steps 0 (unset): run_fn budgets in epochs (trainer.train_epochs).
         train_args=trainer_pb2.TrainArgs(splits=["train"],
-                                       num_steps=config.trainer.train_steps),
+                                         num_steps=config.trainer.train_steps),
         # Iterates are chosen on eval; the test split is left for the Evaluator.
         eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
         custom_config=trainer_settings(config, mode)).with_id(component_id)

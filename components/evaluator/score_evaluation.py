@@ -99,7 +99,8 @@ def evaluate_scores(executor, input_dict: Dict[str, List[types.Artifact]],
     the blessing, as TFX's Evaluator writes it. `executor`: the Beam executor
     (its Beam pipeline options)."""
     config = _eval_config(exec_properties)
-    has_baseline = any(spec.is_baseline for spec in config.model_specs)
+    baseline = next((spec for spec in config.model_specs if spec.is_baseline), None)
+    has_baseline = baseline is not None
     config = tfma.utils.update_eval_config_with_defaults(
         config, has_baseline=has_baseline, rubber_stamp=True)
     tfma.utils.verify_eval_config(config)
@@ -130,9 +131,7 @@ def evaluate_scores(executor, input_dict: Dict[str, List[types.Artifact]],
               "why": "" if has_baseline else
               "no candidate.baseline_predictions: the change gates were skipped"}
     if has_baseline:  # the report names it in each change gate's row
-        column = [spec.prediction_key for spec in config.model_specs
-                  if spec.is_baseline][0]
-        record["against"] = f"scores in column '{column}'"
+        record["against"] = f"scores in column '{baseline.prediction_key}'"
     write_baseline_record(output_uri, record)
     if not tfma.metrics.metric_thresholds_from_metrics_specs(
             config.metrics_specs, eval_config=config):

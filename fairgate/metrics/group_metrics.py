@@ -434,13 +434,14 @@ def _derive(metrics, counts_key: metric_types.MetricKey, key: metric_types.Metri
             for name, value in summarize(metrics[counts_key]).items()}
 
 
-def _computations(combiner_class, summarize, *, name: str, output_names: List[str],
+def _computations(combiner_class, summarize, *, name: str, names: List[str],
                   group_key: Optional[str], condition_key: Optional[str] = None,
                   threshold: float, eval_config=None, model_names=None,
-                  metric_output_names=None, example_weighted: bool = False
+                  output_names=None, example_weighted: bool = False
                   ) -> metric_types.MetricComputations:
-    """Per model and output: the counts `combiner_class` accumulates, then the
-    metric `output_names` derived from them by `summarize(key)(counts)`.
+    """Per model and output (TFMA's `model_names`, `output_names`): the counts
+    `combiner_class` accumulates, then the metric values `names` derived from
+    them by `summarize(key)(counts)`.
 
     The counts go under a private key (TFMA drops names starting with "_" from
     its results) that depends only on what is counted, so every metric that needs
@@ -454,7 +455,7 @@ def _computations(combiner_class, summarize, *, name: str, output_names: List[st
     features = [k for k in (group_key, condition_key) if k]
     computations = []
     for model_name in model_names or [""]:
-        for output_name in metric_output_names or [""]:
+        for output_name in output_names or [""]:
             key = metric_types.MetricKey(name=name, model_name=model_name,
                                          output_name=output_name,
                                          example_weighted=example_weighted)
@@ -467,7 +468,7 @@ def _computations(combiner_class, summarize, *, name: str, output_names: List[st
                 combiner=combiner_class(counts_key, eval_config, group_key,
                                         condition_key, threshold)))
             computations.append(metric_types.DerivedMetricComputation(
-                keys=[key._replace(name=n) for n in output_names],
+                keys=[key._replace(name=n) for n in names],
                 result=functools.partial(_derive, counts_key=counts_key, key=key,
                                          summarize=summarize(key))))
     return computations
@@ -546,11 +547,11 @@ def _gate_computations(kind, rate, name, policy, level, group_key=None, group=No
 
     return _computations(
         _GroupCountsCombiner, lambda key: functools.partial(quantity.outputs, level=level),
-        name=name, output_names=[name, bound_name(name, "lower", level),
-                                 bound_name(name, "upper", level)],
+        name=name, names=[name, bound_name(name, "lower", level),
+                          bound_name(name, "upper", level)],
         group_key=group_key, condition_key=condition_key, threshold=threshold,
         eval_config=eval_config, model_names=model_names,
-        metric_output_names=output_names, example_weighted=example_weighted)
+        output_names=output_names, example_weighted=example_weighted)
 
 
 class GroupRate(_GateMetric):
@@ -662,9 +663,9 @@ def _regression_computations(metric, rate, group_key, group, groups, condition_k
         _PairedCountsCombiner,
         lambda key: functools.partial(_regression, role=_role(eval_config, key.model_name),
                                       quantity=quantity, level=level, names=names),
-        name=name, output_names=list(names), group_key=group_key,
+        name=name, names=list(names), group_key=group_key,
         condition_key=condition_key, threshold=threshold, eval_config=eval_config,
-        model_names=model_names, metric_output_names=output_names,
+        model_names=model_names, output_names=output_names,
         example_weighted=example_weighted)
 
 
@@ -687,9 +688,9 @@ def _min_group_size(name, group_key, groups, eval_config=None, model_names=None,
     return _computations(
         _GroupCountsCombiner,
         lambda key: functools.partial(_named_min_group_size, name=name, groups=names),
-        name=name, output_names=[name], group_key=group_key, threshold=0.5,
+        name=name, names=[name], group_key=group_key, threshold=0.5,
         eval_config=eval_config, model_names=model_names,
-        metric_output_names=output_names, example_weighted=example_weighted)
+        output_names=output_names, example_weighted=example_weighted)
 
 
 for _metric in (GroupRate, OverallRate, GroupRateGap, ConditionalRateGap, Regression,
