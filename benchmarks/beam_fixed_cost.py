@@ -34,7 +34,7 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from typing import Dict, List  # noqa: E402
+from typing import Dict, List, Optional  # noqa: E402
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, HERE)
@@ -102,11 +102,13 @@ def _fresh_outputs(outputs: Dict[str, list], root: str) -> Dict[str, list]:
 
 
 def run_once(metadata_path: str, node: str, beam_args: List[str], work: str,
-             sampler_interval: float = 0.0):
-    """Runs `node`'s executor; returns (cpu seconds, output folder, profile or None)."""
+             sampler_interval: float = 0.0, changed_properties: Optional[dict] = None):
+    """Runs `node`'s executor (with `changed_properties` over the recorded
+    execution properties); returns (cpu seconds, output folder, profile or None)."""
     from tfx.dsl.components.base import base_beam_executor
     from tfx.utils import import_utils
     inputs, outputs, properties = recorded_execution(metadata_path, node)
+    properties = {**properties, **(changed_properties or {})}
     out = tempfile.mkdtemp(prefix=f"{node}-", dir=work)
     executor = import_utils.import_class_by_path(EXECUTORS[node])(
         base_beam_executor.BaseBeamExecutor.Context(
