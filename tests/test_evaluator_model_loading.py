@@ -12,7 +12,6 @@ import os
 import shutil
 import sys
 
-import pytest
 
 BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "benchmarks")
@@ -30,16 +29,25 @@ TFMA_ALONE = {model_loading.HOOK: "tensorflow_model_analysis.default_eval_shared
 
 def _keras_loads(monkeypatch):
     """Counts calls of `tf.keras.models.load_model` (how TFMA and model_loading load
-    a Keras model), each still loading."""
+    a Keras model), each still loading: (path, whether a compiled-metrics combiner
+    made it). Those combiners load a private copy in every `setup` by design
+    (tensorflow_model_analysis/evaluators/keras_util.py `_KerasCombiner.setup`)."""
+    import traceback
     import tensorflow as tf
     calls = []
     real = tf.keras.models.load_model
 
     def counted(*args, **kwargs):
-        calls.append(args[0] if args else kwargs.get("filepath"))
+        combiner = any(frame.filename.endswith("keras_util.py") and frame.name == "setup"
+                       for frame in traceback.extract_stack())
+        calls.append((args[0] if args else kwargs.get("filepath"), combiner))
         return real(*args, **kwargs)
     monkeypatch.setattr(tf.keras.models, "load_model", counted)
     return calls
+
+
+def _loads(calls, combiner=False):
+    return sorted(path for path, by_combiner in calls if by_combiner == combiner)
 
 
 def _evaluate(inputs, properties, folder, monkeypatch):
@@ -97,8 +105,11 @@ def _metrics(evaluation_uri):
     return tfma.load_metrics(evaluation_uri)
 
 
-def test_a_fairgate_model_against_one_in_serving_is_loaded_once_each(
+def test_a_trained_model_tf_keras_cannot_load_is_typed_as_tfma_types_it(
         image_module_run, tmp_path, monkeypatch):
+    """A run's own Trainer output (a team's CNN whose Lambda layer tf-keras cannot
+    revive: TFMA types it tf_generic after a failed load) against a copy in serving:
+    the same outputs, the same load attempts (nothing certain to skip)."""
     from tfx.utils import path_utils
     config, _ = image_module_run
     inputs, _, properties = beam_fixed_cost.recorded_execution(
@@ -108,12 +119,65 @@ def test_a_fairgate_model_against_one_in_serving_is_loaded_once_each(
     inputs = {**inputs, "baseline_model": [_in_serving(serving, tmp_path / "serving")]}
     before, after = _both_ways(inputs, properties, tmp_path, monkeypatch)
     served = path_utils.serving_model_path(inputs["baseline_model"][0].uri)
-    assert _keras_models([serving, served]) == 2
-    assert sorted(after[0]) == sorted([serving, served])  # one load per model
-    assert len(before[0]) == 6  # TFMA alone: three per model
-    # Both models were evaluated: the change against the baseline is in the output.
-    assert any(key.model_name == "baseline" or key.is_diff
-               for result in _metrics(after[1]) for key in _metric_keys(result))
+    assert _keras_models([serving, served]) == 0
+    assert _loads(after[0]) == _loads(before[0]) == sorted([serving, served])
+    assert _compared(after[1])
+
+
+def _compared(evaluation_uri):
+    """Whether TFMA judged the candidate against the baseline (diff metrics)."""
+    return any(key.is_diff for result in _metrics(evaluation_uri)
+               for key in _metric_keys(result))
+
+
+def _fairgate_export(path, seed):
+    """A small tf-keras model (uncompiled) exported by the Trainer's own exporter
+    (trainer_module/export.py), as fairgate's Trainer writes every model."""
+    import tensorflow as tf
+    import tf_keras as keras
+    from trainer_module import export
+    tf.random.set_seed(seed)
+    inputs = keras.Input(shape=(len(outside_model.FEATURES),))
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Dense(4)(inputs)))
+    spec = {k: tf.io.FixedLenFeature([1], tf.float32) for k in outside_model.FEATURES}
+    export.save(model, path, spec,
+                lambda parsed: tf.concat([parsed[k] for k in outside_model.FEATURES], 1))
+    return path
+
+
+def test_fairgate_models_against_one_in_serving_are_loaded_once_each(
+        tmp_path, monkeypatch):
+    examples, _ = _examples(tmp_path)
+    candidate = _model_artifact(_fairgate_export(str(tmp_path / "trained"), 0),
+                                tmp_path / "candidate")
+    inputs = {"examples": [examples], "model": [candidate], "baseline_model": [
+        _in_serving(_fairgate_export(str(tmp_path / "pushed"), 1), tmp_path / "serving")]}
+    before, after = _both_ways(inputs, _properties("probabilities"), tmp_path,
+                               monkeypatch)
+    paths = [os.path.join(a.uri, "Format-Serving")
+             for a in (candidate, inputs["baseline_model"][0])]
+    assert _keras_models(paths) == 2
+    assert _loads(after[0]) == sorted(paths)  # one load per model
+    assert _loads(before[0]) == sorted(paths * 3)  # TFMA alone: three per model
+    assert _compared(after[1])
+
+
+def _model_artifact(model_dir, folder):
+    from tfx.types import standard_artifacts
+    artifact = standard_artifacts.Model()
+    artifact.uri = str(folder)
+    shutil.copytree(model_dir, os.path.join(artifact.uri, "Format-Serving"))
+    return artifact
+
+
+def _properties(prediction_key):
+    import tensorflow_model_analysis as tfma
+    from google.protobuf import text_format
+    from tfx.utils import proto_utils
+    config = text_format.Parse(EVAL_CONFIG.replace("PREDICTION_KEY", prediction_key),
+                               tfma.EvalConfig())
+    return {"eval_config": proto_utils.proto_to_json(config),
+            "example_splits": '["test"]'}
 
 
 def _metric_keys(result):
@@ -172,8 +236,8 @@ def _compiled_keras_model(train_csv, export_dir):
 
 
 EVAL_CONFIG = """
-model_specs { name: "candidate" label_key: "label" prediction_key: "probability" }
-model_specs { name: "baseline" label_key: "label" prediction_key: "probability"
+model_specs { name: "candidate" label_key: "label" prediction_key: "PREDICTION_KEY" }
+model_specs { name: "baseline" label_key: "label" prediction_key: "PREDICTION_KEY"
               is_baseline: true }
 slicing_specs {}
 slicing_specs { feature_keys: "group" }
@@ -190,27 +254,21 @@ metrics_specs {
 
 def test_a_team_saved_model_and_a_compiled_keras_model_evaluate_as_before(
         tmp_path, monkeypatch):
-    import tensorflow_model_analysis as tfma
-    from google.protobuf import text_format
-    from tfx.types import standard_artifacts
-    from tfx.utils import proto_utils
     examples, train_csv = _examples(tmp_path)
     team = outside_model.train_and_export(train_csv, str(tmp_path / "team"), epochs=3)
     compiled = _compiled_keras_model(train_csv, str(tmp_path / "compiled"))
-    candidate = standard_artifacts.Model()
-    candidate.uri = str(tmp_path / "candidate")
-    shutil.copytree(team, os.path.join(candidate.uri, "Format-Serving"))
-    inputs = {"examples": [examples], "model": [candidate],
+    inputs = {"examples": [examples],
+              "model": [_model_artifact(team, tmp_path / "candidate")],
               "baseline_model": [_in_serving(compiled, tmp_path / "serving")]}
-    properties = {"eval_config": proto_utils.proto_to_json(
-        text_format.Parse(EVAL_CONFIG, tfma.EvalConfig())),
-        "example_splits": '["test"]'}
-    before, after = _both_ways(inputs, properties, tmp_path, monkeypatch)
+    before, after = _both_ways(inputs, _properties("probability"), tmp_path, monkeypatch)
     assert _keras_models([team, compiled]) == 1  # TFMA: the team's model is generic
     served = os.path.join(inputs["baseline_model"][0].uri, "Format-Serving")
-    assert after[0] == [served]  # the compiled Keras model once, the team's never
-    assert len(before[0]) > len(after[0])
-    # The compiled model's own metrics are still computed (keras_util), per slice.
+    assert _loads(after[0]) == [served]  # the compiled Keras model once, the team's never
+    assert _loads(before[0]) == sorted([served] * 3 + [
+        os.path.join(inputs["model"][0].uri, "Format-Serving")])
+    # The compiled-metrics combiners still load their own copies, as before, and
+    # the compiled model's own metrics are still computed.
+    assert _loads(after[0], combiner=True) == _loads(before[0], combiner=True) != []
     names = {key.name for result in _metrics(after[1]) for key in _metric_keys(result)
              if key.model_name == "baseline"}
     assert {"compiled_accuracy", "compiled_auc"} <= names
