@@ -70,7 +70,7 @@ def recorded_execution(metadata_path: str, node: str):
                     if c.name.split(".")[-1] == node), None)
     if context is None:
         raise SystemExit(f"{metadata_path} holds no execution of {node}")
-    execution = store.get_executions_by_context(context.id)[-1]
+    execution = max(store.get_executions_by_context(context.id), key=lambda e: e.id)
     artifacts: Dict[int, Dict[str, list]] = {metadata_store_pb2.Event.INPUT: {},
                                              metadata_store_pb2.Event.OUTPUT: {}}
     for event in store.get_events_by_execution_ids([execution.id]):

@@ -1,7 +1,8 @@
 """One Evaluator run with each model loaded once (as shipped) against TFMA deciding
 and loading alone (TFX's `custom_eval_shared_model` hook pointed at
 `tfma.default_eval_shared_model`): wall and CPU seconds, the Keras loads, and
-which output files differ. Prints JSON.
+which output files differ (and which differ between two runs of one way).
+Prints JSON.
 
 Re-runs the Evaluator of a finished run in this process from the run's ML Metadata
 (beam_fixed_cost.py's `run_once`: the same inputs and execution properties, fresh
@@ -61,7 +62,7 @@ def measure(metadata_path: str, node: str, repeats: int) -> dict:
     work = tempfile.mkdtemp(prefix="fairgate-model-loading-")
     runs = {way: {"wall_seconds": [], "cpu_seconds": [], "keras_loads": []}
             for way in WAYS}
-    first_output = {}
+    output = {way: [] for way in WAYS}
     try:
         for round_ in range(repeats + 1):  # round 0: a warm-up of each way
             for way in WAYS:
@@ -71,7 +72,7 @@ def measure(metadata_path: str, node: str, repeats: int) -> dict:
                     metadata_path, node, beam_args, work,
                     changed_properties=changed[way])
                 wall = time.perf_counter() - start
-                first_output.setdefault(way, out)
+                output[way].append(out)
                 if round_:
                     runs[way]["wall_seconds"].append(round(wall, 2))
                     runs[way]["cpu_seconds"].append(round(cpu, 2))
@@ -86,8 +87,12 @@ def measure(metadata_path: str, node: str, repeats: int) -> dict:
             entry["cpu_seconds_median"] = statistics.median(entry["cpu_seconds"])
             result[way] = entry
         result["shipped"]["files_differing_from_tfma_alone"] = \
-            beam_fixed_cost.differing_files(first_output["tfma_alone"],
-                                            first_output["shipped"])
+            beam_fixed_cost.differing_files(output["tfma_alone"][0], output["shipped"][0])
+        # TFMA's own run-to-run variation, for reading the line above.
+        for way in WAYS:
+            result[way]["files_differing_between_its_runs"] = sorted(
+                {name for other in output[way][1:]
+                 for name in beam_fixed_cost.differing_files(output[way][0], other)})
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
