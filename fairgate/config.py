@@ -588,16 +588,14 @@ class Config(Section):
         "--no_pipeline_type_check"])
     """Beam pipeline args of every Beam component (ExampleGen for CSV and TFRecord,
     StatisticsGen, the Evaluators; README "Beyond one machine"). The default: the
-    engine of Beam's DirectRunner (FnApiRunner) in this process, one worker
-    (multi-processing measured 2x slower on 2 cores). Named directly, because the
-    DirectRunner first tries to download and start the Prism runner (2-3 s per
-    component, more where there is no network, and another engine where there is).
-    The container-image flag only stops TFX from building a throwaway TFX sdist for
-    every Beam component (2-3 s each), which a local runner never uses.
-    `--no_pipeline_type_check` skips Beam's construction-time type checks of TFX's,
-    TFDV's and TFMA's own transforms (1.5-2.4 s of StatisticsGen's and 0.3-1.4 s
-    of each Evaluator's fixed cost; the same outputs, docs/defaults.md). A list given here
-    replaces the whole default."""
+    engine of Beam's DirectRunner (FnApiRunner) in this process, one worker. It is
+    named directly because the DirectRunner first tries to download and start the
+    Prism runner (another engine where there is network). The container-image flag
+    only stops TFX from building a throwaway TFX sdist for every Beam component,
+    which a local runner never uses; `--no_pipeline_type_check` skips Beam's
+    construction-time type checks of TFX's, TFDV's and TFMA's own transforms (the
+    same outputs). What each costs: docs/defaults.md. A list given here replaces
+    the whole default."""
     kubeflow: KubeflowConfig = Field(default_factory=KubeflowConfig)
     candidate: Optional[CandidateConfig] = None
     """Gate a model trained elsewhere (candidate.model) or precomputed scores

@@ -54,8 +54,8 @@ def run_lock(config: Config, **options) -> DestinationLock:
         os.path.dirname(store), name=f"run-{os.path.basename(store)}",
         purpose=f"run of '{config.name}'",
         on_wait=lambda holder: progress.logger.warning(
-                                                       "Waiting for %s, another run on this pipeline root (ML Metadata %s), "
-                                                       "to finish.", holder, store), **options)
+            "Waiting for %s, another run on this pipeline root (ML Metadata %s), "
+            "to finish.", holder, store), **options)
 
 
 def _run(config: Config, runner: str, enable_cache: bool) -> Dict[str, Dict[str, str]]:

@@ -61,6 +61,8 @@ def test_import_records_one_artifact_and_reuses_it(tmp_path):
 
     _run(tmp_path, _spec(model, reimport=True))  # reimport: a new artifact
     assert len(store.get_artifacts_by_uri(model)) == 2
+    # No task to fork, so no warm interpreter was started (its log would be here).
+    assert not list((tmp_path / "work").rglob("warm.log"))
 
 
 def test_empty_uri_fails_with_the_launchers_message(tmp_path):

@@ -40,14 +40,27 @@ def probe(tmp_path_factory):
     return folder
 
 
-@pytest.fixture
-def warm_python(probe, tmp_path, monkeypatch):
-    # The warm interpreter is started with the environment the tasks get (as
-    # kfp-local starts it at the beginning of a run).
+def _task_environment(monkeypatch, probe):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(probe)] + sys.path))
     monkeypatch.setenv("PROBE", "from the runner")
-    with warm.WarmPython(sys.executable, str(tmp_path / "warm.log")) as started:
-        yield started
+
+
+@pytest.fixture(scope="module")
+def started(probe):
+    """One warm interpreter for the file, as kfp-local keeps one for all of a run's
+    tasks: each test's tasks are forked from it after the earlier tests' tasks. It is
+    started with the environment the tasks get (as kfp-local starts it at the
+    beginning of a run)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _task_environment(monkeypatch, probe)
+        with warm.WarmPython(sys.executable, str(probe / "warm.log")) as warm_python:
+            yield warm_python
+
+
+@pytest.fixture
+def warm_python(started, probe, monkeypatch):
+    _task_environment(monkeypatch, probe)  # what each task's request carries
+    return started
 
 
 def _warm(warm_python, folder, *args):

@@ -13,9 +13,14 @@ from fairgate.data.images import image_bytes, to_stored_pixels
 from tests import pipeline_helpers as helpers
 
 BOUND = 0.05
-# Held-out faces: ~3,000 x 23% not young x 52% not smiling = ~360 negatives in
-# Young=0, so a measured FPR has a standard error of ~0.012 at 5%. Selection on the
-# ~590-example eval split adds its own noise; 0.05 of tolerance covers both.
+# Held-out faces: 3,000 with 336 Young=0 negatives, so a measured FPR has a standard
+# error of ~0.008 near 0.02 (~0.023 near the baseline's 0.25). Snapshots are chosen
+# on the 588-face eval split (69-83 Young=0 negatives). Measured at this fixture's
+# size over 3 dataset/trainer seeds (benchmarks/README.md, "The two quality tests'
+# sizes"): constrained FPR 0.009-0.027, 8 or more standard errors under BOUND +
+# TOLERANCE (seed to seed: 0.010) and under the baseline's 0.205-0.268. With 3,000
+# to 5,000 faces the smaller eval split let the choice fall on early snapshots
+# that missed the accuracy floor (0.50-0.71), so the size stays.
 TOLERANCE = 0.05
 HELD_OUT = 3000
 

@@ -300,7 +300,7 @@ class _Run:
         task_log = os.path.join(scratch, "task.log")
         tail: List[str] = []
         with open(task_log, "w") as log_file:
-            if self.warm is not None and container.get("command", [])[:2] == ["python", "-m"]:
+            if self.warm is not None and starts_warm(container):
                 process = self.warm.start(command[1:] + args, scratch)
             else:
                 process = subprocess.Popen(command + args, cwd=scratch,
@@ -478,6 +478,11 @@ class _Run:
         progress.logger.info("Component %s is finished in %.0fs.", task, time.time() - start)
 
 
+def starts_warm(container: Dict[str, Any]) -> bool:
+    """Whether a container task's process is forked from the warm interpreter."""
+    return container.get("command", [])[:2] == ["python", "-m"]
+
+
 def run_spec(spec: Dict[str, Any], *, pipeline_root: str, metadata_path: str,
              work_dir: str, parameters: Optional[Dict[str, Any]] = None,
              python: str = sys.executable, never_cached: Sequence[str] = (),
@@ -486,22 +491,25 @@ def run_spec(spec: Dict[str, Any], *, pipeline_root: str, metadata_path: str,
     that ran or were taken from the cache. Raises kfp_spec.SpecRefused for what the
     backend refuses, TaskFailed when a task fails (nothing downstream runs).
     `warm_start`: tasks whose command is `python -m ...` are forked from one warm
-    interpreter per run (warm.py); False starts a fresh interpreter for each."""
+    interpreter per run (warm.py), started only when the spec has such a task; False
+    starts a fresh interpreter for each."""
     kfp_spec.check(spec, never_cached)
     order = kfp_spec.task_order(spec)
+    forked = False
     for task in order:
         executor = kfp_spec.executor_of(spec, task)[1]
         if "container" not in executor and "importer" not in executor:
             raise kfp_spec.SpecRefused(task, "kfp-local executes container and importer "
                                        "tasks only (a limitation of kfp-local, not of "
                                        "the backend; fairgate's spec has no other kind)")
+        forked = forked or ("container" in executor and starts_warm(executor["container"]))
     run = _Run(spec, pipeline_root, Store(metadata_path), work_dir,
                parameters or {}, python, None)
     log.info("kfp-local: run %s of pipeline %s, artifacts under %s",
              run.run_id, run.name, run.run_root)
     state = States.FAILED
     try:
-        if warm_start:
+        if warm_start and forked:  # importing takes 10-17 s: not for importers alone
             run.warm = warm.WarmPython(python, os.path.join(run.scratch, "warm.log"))
         for task in order:
             run.run_task(task)

@@ -124,6 +124,11 @@ def main(argv: List[str]) -> None:
         importlib.import_module(module)
     channel.send(b'{"ready": true}')
     serve(channel)
+    # It ran nothing but imports, so there is nothing to clean up; the interpreter's
+    # own shutdown (the imported libraries' teardown) took ~3.5 s of every run's end.
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)  # pylint: disable=protected-access
 
 
 # --- the runner's side ----------------------------------------------------------
