@@ -7,8 +7,8 @@ folders), once per set of Beam args, interleaved `--repeats` times. Reports CPU
 seconds per run (min and median: this machine's speed varies between runs, see
 STACK_NOTES) and, for every set after the first, which output files differ from
 the first set's: statistics compared as parsed protos, TFMA's record files as
-sets of records, everything else (the blessing file, eval_config.json) byte for
-byte. `--profile` adds one sampled run per component (benchmarks/stack_sampler.py)
+sets of records, JSON files (eval_config.json) as data, everything else (the blessing file)
+byte for byte. `--profile` adds one sampled run per component (benchmarks/stack_sampler.py)
 split into Beam's phases: building the pipeline, translating it for the runner,
 setting up and processing bundles, and loading the model.
 
@@ -34,7 +34,7 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from typing import Dict, List  # noqa: E402
+from typing import Dict, List, Optional  # noqa: E402
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, HERE)
@@ -70,7 +70,7 @@ def recorded_execution(metadata_path: str, node: str):
                     if c.name.split(".")[-1] == node), None)
     if context is None:
         raise SystemExit(f"{metadata_path} holds no execution of {node}")
-    execution = store.get_executions_by_context(context.id)[-1]
+    execution = max(store.get_executions_by_context(context.id), key=lambda e: e.id)
     artifacts: Dict[int, Dict[str, list]] = {metadata_store_pb2.Event.INPUT: {},
                                              metadata_store_pb2.Event.OUTPUT: {}}
     for event in store.get_events_by_execution_ids([execution.id]):
@@ -102,11 +102,13 @@ def _fresh_outputs(outputs: Dict[str, list], root: str) -> Dict[str, list]:
 
 
 def run_once(metadata_path: str, node: str, beam_args: List[str], work: str,
-             sampler_interval: float = 0.0):
-    """Runs `node`'s executor; returns (cpu seconds, output folder, profile or None)."""
+             sampler_interval: float = 0.0, changed_properties: Optional[dict] = None):
+    """Runs `node`'s executor (with `changed_properties` over the recorded
+    execution properties); returns (cpu seconds, output folder, profile or None)."""
     from tfx.dsl.components.base import base_beam_executor
     from tfx.utils import import_utils
     inputs, outputs, properties = recorded_execution(metadata_path, node)
+    properties = {**properties, **(changed_properties or {})}
     out = tempfile.mkdtemp(prefix=f"{node}-", dir=work)
     executor = import_utils.import_class_by_path(EXECUTORS[node])(
         base_beam_executor.BaseBeamExecutor.Context(
@@ -167,6 +169,11 @@ def _statistics(path: str):
     return parsed
 
 
+def _json(path: str):
+    with open(path) as f:
+        return json.load(f)
+
+
 def differing_files(first: str, second: str) -> List[str]:
     """Files of output folder `second` that differ from `first`'s (or exist in
     one only)."""
@@ -180,6 +187,11 @@ def differing_files(first: str, second: str) -> List[str]:
             continue
         if name.endswith("FeatureStats.pb"):
             if _statistics(a[name]) == _statistics(b[name]):
+                continue
+        elif name.endswith(".json"):
+            # eval_config.json holds a proto map (model_locations) whose JSON key
+            # order varies between writes: equal as data is equal.
+            if _json(a[name]) == _json(b[name]):
                 continue
         else:
             records = _records(a[name])
