@@ -7,10 +7,11 @@ folders), once per set of Beam args, interleaved `--repeats` times. Reports CPU
 seconds per run (min and median: this machine's speed varies between runs, see
 STACK_NOTES) and, for every set after the first, which output files differ from
 the first set's: statistics compared as parsed protos, TFMA's record files as
-sets of records, JSON files (eval_config.json) as data, everything else (the blessing file)
-byte for byte. `--profile` adds one sampled run per component (benchmarks/stack_sampler.py)
-split into Beam's phases: building the pipeline, translating it for the runner,
-setting up and processing bundles, and loading the model.
+sets of records, JSON files (eval_config.json) as data, everything else (the
+blessing file) byte for byte. `--profile` adds one sampled run per component
+(benchmarks/stack_sampler.py) split into Beam's phases: building the pipeline,
+translating it for the runner, setting up and processing bundles, and loading the
+model.
 
   .venv/bin/python benchmarks/beam_fixed_cost.py --metadata RUN/metadata.sqlite --profile
 
