@@ -1,9 +1,9 @@
 """The paired bootstrap, evaluated for all replicates at once, against the
 per-replicate loop it replaced: the same seeded draws reduced one replicate at a
-time by the scalar arithmetic the gates used before (copied below as it was,
-commit e44ed6b). Every observed value, replicate, bound and verdict must be the
-same bits, so no gate's verdict and no report figure moves: a changed RNG
-stream, draw order or reduction fails here."""
+time by the scalar arithmetic the gates used before (tests/bootstrap_reference.py,
+copied as it was at commit e44ed6b). Every observed value, replicate, bound and
+verdict must be the same bits, so no gate's verdict and no report figure moves:
+a changed RNG stream, draw order or reduction fails here."""
 import math
 
 import numpy as np
@@ -12,105 +12,7 @@ import pytest
 from fairgate.metrics import group_metrics as gm
 from fairgate.metrics import intervals, rates
 from fairgate.metrics import side_effects as se
-
-
-# --- The reference: the scalar quantities and the loop over replicates. ----------
-
-def _value(counts, which):
-    events, examples = rates.fraction(counts, which)
-    return float(events / examples) if examples else math.nan
-
-
-def _by_group(counts):
-    totals = {}
-    for (group, _), cell in counts.items():
-        totals[group] = totals.get(group, np.zeros(4)) + cell
-    return totals
-
-
-def _group_rate(counts, which, group=None):
-    groups = _by_group(counts)
-    if group is not None:
-        return _value(groups[group], which) if group in groups else math.nan
-    values = [_value(cell, which) for cell in groups.values()]
-    if not values or any(math.isnan(v) for v in values):
-        return math.nan
-    return min(values) if rates.get(which).higher_is_better else max(values)
-
-
-def _rate_gap(counts, which, groups=None):
-    totals = _by_group(counts)
-    names = groups if groups else sorted(totals)
-    if len(names) < 2 or any(g not in totals for g in names):
-        return math.nan
-    values = [_value(totals[g], which) for g in names]
-    if any(math.isnan(v) for v in values):
-        return math.nan
-    return max(values) - min(values)
-
-
-def _conditional_rate_gap(counts, which, groups=None):
-    names = groups if groups else sorted({g for g, _ in counts})
-    if len(names) < 2:
-        return math.nan
-    total_weight, weighted_gap = 0.0, 0.0
-    for stratum in sorted({s for _, s in counts}):
-        cells = [counts.get((g, stratum)) for g in names]
-        present = [c is not None and rates.fraction(c, which)[1] > 0 for c in cells]
-        if not any(present):
-            continue
-        if not all(present):
-            return math.nan
-        values = [_value(c, which) for c in cells]
-        weight = sum(rates.fraction(c, which)[1] for c in cells)
-        weighted_gap += weight * (max(values) - min(values))
-        total_weight += weight
-    return weighted_gap / total_weight if total_weight else math.nan
-
-
-def _overall_rate(counts, which):
-    return _value(sum(counts.values(), np.zeros(4)), which)
-
-
-def _split_paired(paired):
-    candidate, baseline = {}, {}
-    for cell_key, joint in paired.items():
-        t = joint.reshape(2, 2, 2)
-        for counts, predicted in ((candidate, t.sum(axis=2)), (baseline, t.sum(axis=1))):
-            counts[cell_key] = np.array([predicted[1, 1], predicted[0, 1],
-                                         predicted[0, 0], predicted[1, 0]])
-    return candidate, baseline
-
-
-def _loop_bootstrap(paired, statistic, replicates, seed):
-    def evaluate(table):
-        return np.asarray(statistic(*_split_paired(table)), dtype=float)
-
-    observed = evaluate(paired)
-    keys = sorted(paired)
-    flat = np.concatenate([paired[k] for k in keys]) if keys else np.zeros(0)
-    total = int(flat.sum())
-    if total == 0:
-        return observed, np.zeros((0, observed.size))
-    draws = np.random.default_rng(seed).multinomial(total, flat / total,
-                                                    size=replicates)
-    samples = np.array([evaluate({k: draw[8 * i:8 * i + 8] for i, k in enumerate(keys)})
-                        for draw in draws]).reshape(replicates, observed.size)
-    return observed, samples
-
-
-def _quantile_bounds(samples, level):
-    defined = sorted(s for s in samples if not math.isnan(s))
-    if not defined or len(defined) < 0.99 * len(samples):
-        return intervals.NAN_INTERVAL
-
-    def at(q):
-        position = q * (len(defined) - 1)
-        below = int(math.floor(position))
-        above = min(below + 1, len(defined) - 1)
-        return defined[below] + (position - below) * (defined[above] - defined[below])
-
-    return at(1 - level), at(level)
+from tests import bootstrap_reference as old
 
 
 # --- Tables and quantities. --------------------------------------------------------
@@ -149,10 +51,10 @@ WHICH = ("false_positive_rate", "accuracy", "true_positive_rate", "error_rate")
 def _quantities(new):
     """(name, function of counts) for every quantity a gate can bootstrap: the
     vectorised functions (`new`) or the reference ones."""
-    group_rate = gm.group_rate if new else _group_rate
-    rate_gap = gm.rate_gap if new else _rate_gap
-    conditional = gm.conditional_rate_gap if new else _conditional_rate_gap
-    overall = gm.overall_rate if new else _overall_rate
+    group_rate = gm.group_rate if new else old.group_rate
+    rate_gap = gm.rate_gap if new else old.rate_gap
+    conditional = gm.conditional_rate_gap if new else old.conditional_rate_gap
+    overall = gm.overall_rate if new else old.overall_rate
     out = []
     for which in WHICH:
         out.append((f"worst {which}", lambda c, w=which: group_rate(c, w)))
@@ -187,19 +89,22 @@ def test_every_quantity_and_replicate_is_the_loops_to_the_bit(index):
     old_functions = [f for _, f in _quantities(new=False)]
 
     def vectorised(candidate, baseline):
-        return [f(candidate) for f in new_functions] + [f(baseline) for f in new_functions]
+        return [f(candidate) for f in new_functions] + \
+            [f(baseline) for f in new_functions]
 
     def reference(candidate, baseline):
-        return [f(candidate) for f in old_functions] + [f(baseline) for f in old_functions]
+        return [f(candidate) for f in old_functions] + \
+            [f(baseline) for f in old_functions]
 
-    observed, samples = gm.paired_bootstrap(table, vectorised, replicates=REPLICATES, seed=index)
-    want_observed, want_samples = _loop_bootstrap(table, reference, REPLICATES, index)
+    observed, samples = gm.paired_bootstrap(table, vectorised, replicates=REPLICATES,
+                                            seed=index)
+    want_observed, want_samples = old.loop_bootstrap(table, reference, REPLICATES, index)
     _same_bits(observed, want_observed)
     _same_bits(samples, want_samples)
     assert samples.shape == ((0 if index == 0 else REPLICATES), 2 * len(names))
     for column in range(samples.shape[1]):
         _same_bits(intervals.quantile_bounds(samples[:, column], 0.95),
-                   _quantile_bounds(list(want_samples[:, column]), 0.95))
+                   old.quantile_bounds(list(want_samples[:, column]), 0.95))
 
 
 def test_the_tables_reach_every_branch():
@@ -208,9 +113,9 @@ def test_the_tables_reach_every_branch():
     and some where a stratum holds it for one group only."""
     nan_in_some_replicates = partial_strata = 0
     for index, table in enumerate(_tables()):
-        _, samples = _loop_bootstrap(table, lambda c, b: [
-            _rate_gap(c, "false_positive_rate"),
-            _conditional_rate_gap(c, "false_positive_rate")], REPLICATES, index)
+        _, samples = old.loop_bootstrap(table, lambda c, b: [
+            old.rate_gap(c, "false_positive_rate"),
+            old.conditional_rate_gap(c, "false_positive_rate")], REPLICATES, index)
         if samples.size:
             gap_nan = np.isnan(samples[:, 0])
             nan_in_some_replicates += bool(gap_nan.any() and not gap_nan.all())
@@ -241,10 +146,11 @@ def test_a_change_gate_at_its_defaults_is_the_loops_to_the_bit(metric, which, ta
     """paired_regression as the Evaluator's change gates call it: 2,000 replicates,
     the project's seed; accuracy and TPR negated (higher is better)."""
     quantity = gm._quantity(metric, "q", which)
-    reference = {"GroupRateGap": lambda c: _rate_gap(c, which),
-                 "OverallRate": lambda c: _overall_rate(c, which),
-                 "GroupRate": lambda c: _group_rate(c, which),
-                 "ConditionalRateGap": lambda c: _conditional_rate_gap(c, which)}[metric]
+    reference = {"GroupRateGap": lambda c: old.rate_gap(c, which),
+                 "OverallRate": lambda c: old.overall_rate(c, which),
+                 "GroupRate": lambda c: old.group_rate(c, which),
+                 "ConditionalRateGap":
+                     lambda c: old.conditional_rate_gap(c, which)}[metric]
     higher_is_better = rates.get(which).higher_is_better
     got = gm.paired_regression(table, quantity.point, higher_is_better, 0.95)
 
@@ -252,9 +158,9 @@ def test_a_change_gate_at_its_defaults_is_the_loops_to_the_bit(metric, which, ta
         delta = float(reference(candidate)) - float(reference(baseline))
         return [-delta if higher_is_better else delta]
 
-    observed, samples = _loop_bootstrap(table, change, gm.BOOTSTRAP_REPLICATES,
+    observed, samples = old.loop_bootstrap(table, change, gm.BOOTSTRAP_REPLICATES,
                                         gm.BOOTSTRAP_SEED)
-    want = (observed[0],) + tuple(_quantile_bounds(list(samples[:, 0]), 0.95))
+    want = (observed[0],) + tuple(old.quantile_bounds(list(samples[:, 0]), 0.95))
     _same_bits(got, want)
     assert not math.isnan(got[1]) and got[1] <= got[2]
     if table is ALMOST_SAME and higher_is_better:
@@ -277,10 +183,10 @@ def test_side_effects_measure_is_the_loops_to_the_bit():
 
     def old_value(comparison, counts):
         if comparison.kind == "rate":
-            return _group_rate(counts, comparison.rate, comparison.groups[0])
-        return _rate_gap(counts, comparison.rate, list(comparison.groups))
+            return old.group_rate(counts, comparison.rate, comparison.groups[0])
+        return old.rate_gap(counts, comparison.rate, list(comparison.groups))
 
-    observed, samples = _loop_bootstrap(
+    observed, samples = old.loop_bootstrap(
         table, lambda c, r: [old_value(x, c) for x in compared] +
         [old_value(x, r) for x in compared], 400, gm.BOOTSTRAP_SEED)
     k = len(compared)
@@ -288,7 +194,7 @@ def test_side_effects_measure_is_the_loops_to_the_bit():
     assert len(result["changes"]) == k
     for i, row in enumerate(result["changes"]):
         _same_bits([row["after"], row["before"]], [observed[i], observed[k + i]])
-        low, high = _quantile_bounds(list(changes[:, i]), 0.95)
+        low, high = old.quantile_bounds(list(changes[:, i]), 0.95)
         _same_bits(row["interval"], [low, high])
         defined = changes[:, i][~np.isnan(changes[:, i])]
         assert row["p_value"] == float(np.mean(defined <= 0.0))
