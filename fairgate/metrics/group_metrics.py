@@ -92,7 +92,7 @@ def group_rate(counts: Counts, which: str, group: Optional[str] = None):
         return math.nan
     values = [rates.value(cell, which) for cell in groups.values()]
     worst = np.min if rates.get(which).higher_is_better else np.max
-    return _scalar(worst(values, axis=0))  # NaN if any group's rate is
+    return _scalar(worst(values, axis=0))  # NaN when any group's rate is NaN
 
 
 def rate_gap(counts: Counts, which: str, groups: Optional[List[str]] = None):
