@@ -139,8 +139,9 @@ def bootstrap(examples: int, repeats: int) -> dict:
 
 def _plots_at(revision: str):
     """fairgate/report/plots.py as it was at `revision`, loaded as a module."""
-    source = subprocess.run(["git", "-C", HERE, "show", f"{revision}:fairgate/report/plots.py"],
-                            check=True, capture_output=True, text=True).stdout
+    source = subprocess.run(
+        ["git", "-C", HERE, "show", f"{revision}:fairgate/report/plots.py"],
+        check=True, capture_output=True, text=True).stdout
     path = os.path.join(tempfile.mkdtemp(), f"plots_{revision}.py")
     with open(path, "w") as f:
         f.write(source)
