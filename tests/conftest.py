@@ -61,22 +61,41 @@ def image_module_run(tmp_path_factory, tiny_tfds_dir):
             (folder / "progress.log").read_text().splitlines())
 
 
+@pytest.fixture(scope="session")
+def tabular_gap_run(tmp_path_factory):
+    """One run of the whole DAG on 8,000 rows of tests/tabular.py's biased CSV, the
+    built-in tabular model under an FPR-gap constraint, with its unconstrained
+    baseline: test_trainer_tabular.py judges what the constraint bought (its
+    sizes are measured and cannot shrink: benchmarks/README.md, "The two quality
+    tests' sizes"), test_data_pipeline.py how the CSV was ingested. Returns the
+    config."""
+    from tests import test_trainer_tabular as recipe  # the quality test's sizes
+
+    def build(folder):
+        recipe.write_data(folder)
+        helpers.run(recipe.gap_run_config(folder))
+    return recipe.gap_run_config(built_once(tmp_path_factory, "tabular_gap_run", build))
+
+
 # The suite runs on two workers (pytest-xdist, `--dist loadfile`: one test file per
 # worker at a time, so module fixtures share a pipeline run within a file;
 # pipeline_helpers.built_once shares a folder across files and workers). Files are
 # handed out in collection order (`--no-loadscope-reorder` in pyproject.toml: by
 # default xdist reorders files by their number of tests, which undid this order),
 # so the files that run whole pipelines go first, longest first (by the
-# `--durations=0` of full and per-file runs on 2026-12-01), and neither worker is
+# `--durations=0` of full and per-file runs on 2026-12-01 and 02), and neither worker is
 # left with a long file at the end. A new file that runs pipelines belongs in
 # this list.
 LONGEST_FIRST = ("test_kfp_local.py", "test_candidate_pipeline.py",
                  "test_model_module.py", "test_cli.py",
-                 "test_fairness_gate.py", "test_side_effects_pipeline.py",
-                 "test_data_pipeline.py", "test_trainer_pipeline.py",
-                 "test_trainer_tabular.py", "test_evaluator_model_loading.py",
+                 "test_fairness_gate.py", "test_trainer_pipeline.py",
+                 "test_trainer_tabular.py", "test_side_effects_pipeline.py",
+                 "test_evaluator_model_loading.py",
                  "test_group_thresholds_pipeline.py",
-                 "test_real_world_csv.py", "test_bad_inputs.py", "test_kfp_contract.py",
+                 "test_real_world_csv.py", "test_bad_inputs.py",
+                 # reads shared runs only, built by now (image_module_run,
+                 # tabular_gap_run): a worker that took it early would wait for them
+                 "test_data_pipeline.py", "test_kfp_contract.py",
                  "test_kfp_local_importer.py", "test_gated_pusher.py",
                  "test_repeated_columns.py", "test_trainer_constraints.py",
                  "test_embedded_celeba.py", "test_test_split_only.py",

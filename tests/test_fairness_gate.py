@@ -7,7 +7,10 @@ gate just past the value the first run measured, and the Evaluator (the only
 component that re-runs, with the Trainer cached) must refuse or accept. The gates
 are the shipped tabular ones (policy confidence 0.95) with lenient value bounds;
 the last scenarios retrain against the blessed model: another seed (noise) is
-blessed, a model trained to flag south's negatives more often is not.
+blessed, a model trained to flag south's negatives more often is not. Side
+effects gate the blessing here (policy gate): the first run has nothing to
+measure them against, the reseeded retrain moves its rates within noise and lists
+none (test_side_effects_pipeline.py judges a model that has some).
 """
 import os
 import re
@@ -69,6 +72,7 @@ class Workspace:
         self.config.trainer.train_steps = 400
         self.config.trainer.snapshot_every = 100
         self.config.evaluation.groups = list(GROUPS)
+        self.config.evaluation.side_effects.policy = "gate"
         self.runs = 0
 
     def run(self, bounds, **evaluation):
@@ -144,6 +148,11 @@ def test_fair_enough_model_is_blessed_pushed_once_and_reported(workspace, first)
     for name in ("report.html", "group_rates.png", "training.png"):
         assert os.path.getsize(os.path.join(workspace.config.resolved_report_dir,
                                             name)) > 1000
+    # No unconstrained model and nothing in serving: side effects are not
+    # measured, and under policy gate that does not stop the push.
+    measurement = first["side_effects_measurement"]
+    assert not measurement["measured"] and first["side_effects"] == []
+    assert "not measured" in measurement["lines"][0]
 
 
 def test_a_rerun_does_not_push_the_same_model_again(workspace, first):
@@ -262,6 +271,16 @@ def test_a_retrain_with_another_seed_is_blessed(workspace, first):
     assert growth["point"] != 0.0  # a different model, judged on its own decisions
     assert _check(report, ACCURACY_DROP)["passed"]
     assert report["verdict"]["blessed"] and _failed(report) == []
+    # Nor do the side effects, measured against the model in serving (the first
+    # run's: the barely trained one was not pushed): it moved, within noise.
+    measurement = report["side_effects_measurement"]
+    assert measurement["measured"] and measurement["reference"] == "serving"
+    assert report["side_effects"] == []
+    assert any(r["change"] != 0 for r in measurement["changes"])  # it did move
+    assert measurement["lines"][0].startswith(
+        "no side effects found against the model in serving (version")
+    assert "margin 0.02" in measurement["lines"][0]
+    assert report["verdict"]["pushed"] and len(workspace.versions()) == 2
 
 
 def test_a_real_fpr_regression_is_not_blessed(workspace, first):

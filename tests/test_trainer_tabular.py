@@ -9,6 +9,7 @@ from tests import pipeline_helpers as helpers
 from tests.tabular import biased_examples, biased_rows, write_biased_csv
 
 MAX_GAP = 0.05
+ROWS = 8000
 # Held-out negatives: 1,980 north and 1,935 south (of 8,000 rows), so a gap has a
 # standard error of ~0.010 near 0 and ~0.012 at FPRs near 0.2. Measured at this
 # size (benchmarks/README.md, "The two quality tests' sizes"): these seeds close
@@ -17,6 +18,27 @@ MAX_GAP = 0.05
 # Not every seed gets there: CSV seed 3 with trainer seed 2 ended at 0.155 (0.122
 # after 3,000 steps), so the size stays.
 TOLERANCE = 0.05
+
+
+def write_data(folder):
+    """The run's CSV, folder/csv/train.csv (ROWS rows)."""
+    write_biased_csv(folder / "csv" / "train.csv", ROWS, seed=0)
+
+
+def gap_run_config(folder):
+    """The run conftest.tabular_gap_run makes once per session on write_data's
+    CSV (test_data_pipeline.py reads its ingestion)."""
+    config = helpers.make_config(folder, source="csv", input_base=str(folder / "csv"),
+                                 label="approved", group="region")
+    config.evaluation.groups = ["north", "south"]
+    config.trainer.constraints = {"constraints": [
+        {"gap": "false_positive_rate", "groups": ["north", "south"], "max_gap": MAX_GAP}]}
+    config.trainer.train_steps = 2000
+    config.trainer.snapshot_every = 100
+    config.trainer.batch_size = 128
+    config.trainer.learning_rate = 0.003
+    config.trainer.constraint_learning_rate = 0.005
+    return config
 
 
 def _metrics(model_uri, rows):
@@ -29,20 +51,8 @@ def _metrics(model_uri, rows):
     return (positive == labels).mean(), fpr
 
 
-def test_gap_constraint_closes_the_group_fpr_gap(tmp_path):
-    write_biased_csv(tmp_path / "csv" / "train.csv", 8000, seed=0)
-    config = helpers.make_config(tmp_path, source="csv", input_base=str(tmp_path / "csv"),
-                                 label="approved", group="region")
-    config.evaluation.groups = ["north", "south"]
-    config.trainer.constraints = {"constraints": [
-        {"gap": "false_positive_rate", "groups": ["north", "south"], "max_gap": MAX_GAP}]}
-    config.trainer.train_steps = 2000
-    config.trainer.snapshot_every = 100
-    config.trainer.batch_size = 128
-    config.trainer.learning_rate = 0.003
-    config.trainer.constraint_learning_rate = 0.005
-    helpers.run(config)
-    outputs = helpers.outputs(config)
+def test_gap_constraint_closes_the_group_fpr_gap(tabular_gap_run):
+    outputs = helpers.outputs(tabular_gap_run)  # gap_run_config's run (conftest)
 
     held_out = biased_rows(8000, seed=1)
     accuracy_c, fpr_c = _metrics(outputs["Trainer"]["model"], held_out)

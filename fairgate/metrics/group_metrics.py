@@ -48,49 +48,66 @@ from fairgate.metrics import intervals, rates
 from fairgate.metrics.groups import group_text
 
 # Confusion counts per (group, stratum) cell, indexed as fairgate/metrics/rates.py's
-# TP, FP, TN, FN.
+# TP, FP, TN, FN: a length-4 vector, or a (4, R) array holding R bootstrap
+# replicates' counts. The quantities below are element-wise over the replicates (a
+# float for one vector, an (R,) array otherwise), so the paired bootstrap evaluates
+# every replicate in one call with the same arithmetic as the observed value.
 Counts = Dict[Tuple[str, str], np.ndarray]
 
 
-def _denominator(counts: np.ndarray, which: str) -> float:
+def _denominator(counts: np.ndarray, which: str):
     return rates.fraction(counts, which)[1]
+
+
+def _scalar(value):
+    """A float for a 0-d result (one count vector), the array otherwise."""
+    return float(value) if np.ndim(value) == 0 else value
+
+
+def _total(cells: Iterable[np.ndarray]) -> np.ndarray:
+    """The sum of count cells (zeros when there are none); integer counts, so
+    the sum is exact in any order."""
+    total = None
+    for cell in cells:
+        total = np.array(cell, dtype=float) if total is None else total + cell
+    return np.zeros(4) if total is None else total
 
 
 def by_group(counts: Counts) -> Dict[str, np.ndarray]:
     """Sums the cells over strata."""
-    totals: Dict[str, np.ndarray] = {}
+    cells: Dict[str, List[np.ndarray]] = {}
     for (group, _), cell in counts.items():
-        totals[group] = totals.get(group, np.zeros(4)) + cell
-    return totals
+        cells.setdefault(group, []).append(cell)
+    return {group: _total(group_cells) for group, group_cells in cells.items()}
 
 
-def group_rate(counts: Counts, which: str, group: Optional[str] = None) -> float:
+def group_rate(counts: Counts, which: str, group: Optional[str] = None):
     """The rate of `group`, or the worst (largest; smallest for accuracy and
-    true_positive_rate) rate among groups when `group` is None."""
+    true_positive_rate) rate among groups when `group` is None; NaN when a
+    group has no example of the rate's denominator."""
     groups = by_group(counts)
     if group is not None:
         return rates.value(groups[group], which) if group in groups else math.nan
-    values = [rates.value(cell, which) for cell in groups.values()]
-    if not values or any(math.isnan(v) for v in values):
+    if not groups:
         return math.nan
-    return min(values) if rates.get(which).higher_is_better else max(values)
+    values = [rates.value(cell, which) for cell in groups.values()]
+    worst = np.min if rates.get(which).higher_is_better else np.max
+    return _scalar(worst(values, axis=0))  # NaN when any group's rate is NaN
 
 
-def rate_gap(counts: Counts, which: str, groups: Optional[List[str]] = None) -> float:
+def rate_gap(counts: Counts, which: str, groups: Optional[List[str]] = None):
     """max - min of the groups' rates; NaN with fewer than two measurable groups
     or when one of `groups` is absent."""
     totals = by_group(counts)
     names = groups if groups else sorted(totals)
     if len(names) < 2 or any(g not in totals for g in names):
         return math.nan
-    values = [rates.value(totals[g], which) for g in names]
-    if any(math.isnan(v) for v in values):
-        return math.nan
-    return max(values) - min(values)
+    values = np.array([rates.value(totals[g], which) for g in names])
+    return _scalar(values.max(axis=0) - values.min(axis=0))  # NaN propagates
 
 
 def conditional_rate_gap(counts: Counts, which: str,
-                         groups: Optional[List[str]] = None) -> float:
+                         groups: Optional[List[str]] = None):
     """Beutel et al.'s conditional equality: sum over strata s of
     w_s * (max_g rate(g, s) - min_g rate(g, s)), w_s the stratum's share of the
     rate's denominator. NaN when some stratum holds examples of the rate's
@@ -99,19 +116,30 @@ def conditional_rate_gap(counts: Counts, which: str,
     names = groups if groups else sorted({g for g, _ in counts})
     if len(names) < 2:
         return math.nan
-    total_weight, weighted_gap = 0.0, 0.0
+    total_weight, weighted_gap, undefined = 0.0, 0.0, False
     for stratum in sorted({s for _, s in counts}):
         cells = [counts.get((g, stratum)) for g in names]
-        present = [c is not None and _denominator(c, which) > 0 for c in cells]
-        if not any(present):
+        if all(c is None for c in cells):
+            continue  # a stratum of groups not compared
+        shape = np.shape(next(c for c in cells if c is not None))[1:]
+        denominators = [np.zeros(shape) if c is None else _denominator(c, which)
+                        for c in cells]
+        present = np.array([d > 0 for d in denominators])
+        compared = present.all(axis=0)
+        undefined = undefined | (present.any(axis=0) & ~compared)
+        if not compared.any():
             continue  # nothing to compare, nothing hidden
-        if not all(present):
-            return math.nan
-        values = [rates.value(c, which) for c in cells]
-        weight = sum(_denominator(c, which) for c in cells)
-        weighted_gap += weight * (max(values) - min(values))
-        total_weight += weight
-    return weighted_gap / total_weight if total_weight else math.nan
+        with np.errstate(invalid="ignore"):  # NaN where not compared, not used
+            values = np.array([rates.value(c, which) if c is not None
+                               else np.full(shape, math.nan) for c in cells])
+            gap = values.max(axis=0) - values.min(axis=0)
+            weight = sum(denominators)
+            weighted_gap = weighted_gap + np.where(compared, weight * gap, 0.0)
+            total_weight = total_weight + np.where(compared, weight, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(undefined | (total_weight == 0), math.nan,
+                         weighted_gap / np.where(total_weight == 0, 1.0, total_weight))
+    return _scalar(value)
 
 
 def min_group_size(counts: Counts, groups: List[str]) -> float:
@@ -153,14 +181,14 @@ def group_rate_interval(counts: Counts, which: str, group: Optional[str],
                                          level, rates.get(which).higher_is_better)
 
 
-def overall_rate(counts: Counts, which: str) -> float:
-    return rates.value(sum(counts.values(), np.zeros(4)), which)
+def overall_rate(counts: Counts, which: str):
+    return rates.value(_total(counts.values()), which)
 
 
 def overall_rate_interval(counts: Counts, which: str,
                           level: float) -> Tuple[float, float]:
-    return intervals.rate_interval(*rates.fraction(sum(counts.values(), np.zeros(4)),
-                                              which), level)
+    return intervals.rate_interval(*rates.fraction(_total(counts.values()), which),
+                                   level)
 
 
 def rate_gap_interval(counts: Counts, which: str, groups: Optional[List[str]],
@@ -289,12 +317,14 @@ BOOTSTRAP_REPLICATES = 2000
 BOOTSTRAP_SEED = 20240610
 
 
-# Paired cells: index label * 4 + candidate positive * 2 + baseline positive.
+# Paired cells: index label * 4 + candidate positive * 2 + baseline positive; a
+# length-8 vector, or (8, R) for R bootstrap replicates.
 def split_paired(paired: Dict[Tuple[str, str], np.ndarray]) -> Tuple[Counts, Counts]:
     """Joint (label, candidate, baseline) counts -> each model's confusion counts."""
     candidate, baseline = {}, {}
     for cell_key, joint in paired.items():
-        t = joint.reshape(2, 2, 2)  # [label, candidate positive, baseline positive]
+        # [label, candidate positive, baseline positive, replicates...]
+        t = np.asarray(joint).reshape((2, 2, 2) + np.shape(joint)[1:])
         for counts, predicted in ((candidate, t.sum(axis=2)), (baseline, t.sum(axis=1))):
             counts[cell_key] = np.array([predicted[1, 1], predicted[0, 1],
                                          predicted[0, 0], predicted[1, 0]])
@@ -305,15 +335,17 @@ def paired_bootstrap(paired: Dict[Tuple[str, str], np.ndarray], statistic,
                      replicates: int = BOOTSTRAP_REPLICATES,
                      seed: int = BOOTSTRAP_SEED) -> Tuple[np.ndarray, np.ndarray]:
     """(observed, samples) of `statistic(candidate_counts, baseline_counts)` (a
-    sequence of floats) on the joint table and on `replicates` seeded bootstrap
+    sequence of k values) on the joint table and on `replicates` seeded bootstrap
     resamples of it: the table of (group, stratum, label, candidate decision,
     baseline decision) is resampled as one multinomial over examples, so the
     pairing is kept. `samples` is (replicates, k); empty (0, k) when the table
-    holds no example."""
-    def evaluate(table):
-        return np.asarray(statistic(*split_paired(table)), dtype=float)
+    holds no example.
 
-    observed = evaluate(paired)
+    All replicates are drawn at once and `statistic` is called once on them: its
+    counts then hold (4, replicates) arrays, and it must be element-wise over
+    that last axis, as the quantities above are (a value the same for every
+    replicate, e.g. NaN for a missing group, may stay a number)."""
+    observed = np.asarray(statistic(*split_paired(paired)), dtype=float)
     keys = sorted(paired)
     flat = np.concatenate([paired[k] for k in keys]) if keys else np.zeros(0)
     total = int(flat.sum())
@@ -321,8 +353,11 @@ def paired_bootstrap(paired: Dict[Tuple[str, str], np.ndarray], statistic,
         return observed, np.zeros((0, observed.size))
     draws = np.random.default_rng(seed).multinomial(total, flat / total,
                                                     size=replicates)
-    samples = np.array([evaluate({k: draw[8 * i:8 * i + 8] for i, k in enumerate(keys)})
-                        for draw in draws]).reshape(replicates, observed.size)
+    resampled = {k: draws[:, 8 * i:8 * i + 8].T for i, k in enumerate(keys)}
+    values = statistic(*split_paired(resampled))
+    samples = np.zeros((replicates, observed.size))
+    for column, value in enumerate(values):
+        samples[:, column] = value
     return observed, samples
 
 
@@ -335,13 +370,14 @@ def paired_regression(paired: Dict[Tuple[str, str], np.ndarray], point,
     higher is better), with percentile bounds from the paired bootstrap
     (`paired_bootstrap`)."""
     def regression(candidate, baseline):
-        change = float(point(candidate)) - float(point(baseline))
+        change = np.asarray(point(candidate), dtype=float) - \
+            np.asarray(point(baseline), dtype=float)
         return [-change if higher_is_better else change]
 
     observed, samples = paired_bootstrap(paired, regression, replicates, seed)
     if samples.size == 0 or math.isnan(observed[0]):
         return float(observed[0]), math.nan, math.nan
-    low, high = intervals.quantile_bounds(list(samples[:, 0]), level)
+    low, high = intervals.quantile_bounds(samples[:, 0], level)
     return float(observed[0]), low, high
 
 

@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import math
 from itertools import permutations
-from typing import List, Sequence, Tuple
+from typing import Sequence, Tuple
 
+import numpy as np
 from scipy import special, stats
 
 SMALL_COUNT = 5
@@ -149,11 +150,13 @@ def conditional_gap_interval(strata: Sequence[Sequence[Fraction]],
     return lower, upper
 
 
-def quantile_bounds(samples: List[float], level: float) -> Interval:
+def quantile_bounds(samples: Sequence[float], level: float) -> Interval:
     """Percentile bounds (each one-sided at `level`) of bootstrap replicates;
     NaN when more than 1% of the replicates are undefined."""
-    defined = sorted(s for s in samples if not math.isnan(s))
-    if not defined or len(defined) < 0.99 * len(samples):
+    samples = np.asarray(samples, dtype=float)
+    # A stable sort, as sorted() is: ties (0.0 and -0.0) keep their order.
+    defined = np.sort(samples[~np.isnan(samples)], kind="stable")
+    if not defined.size or defined.size < 0.99 * samples.size:
         return NAN_INTERVAL
 
     def at(q):

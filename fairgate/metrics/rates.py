@@ -9,8 +9,9 @@ here), the Trainer's constraint measurement and snapshot selection
 rate cannot mean one thing in training and another at the gate.
 
 Counts are indexed TP, FP, TN, FN: a length-4 vector, or four arrays of the same
-shape (group_thresholds counts every candidate threshold at once); `fraction`
-works on either. No TensorFlow here: the report and the config check import it.
+shape (group_thresholds counts every candidate threshold at once, the paired
+bootstrap every replicate); `fraction` and `value` work on either. No
+TensorFlow here: the report and the config check import it.
 
 Canonical names are the constraint spellings (`positive_prediction_rate`, as
 TFCO names it). `ALIASES` keeps the names users already write working
@@ -85,10 +86,14 @@ def fraction(counts: Sequence[Any], which: str):
     return events, examples
 
 
-def value(counts: Sequence[Any], which: str) -> float:
-    """`which` of one confusion-count vector; NaN when its denominator is 0."""
+def value(counts: Sequence[Any], which: str):
+    """`which` of one confusion-count vector (a float), or element-wise (an
+    array) when each count is an array; NaN where the denominator is 0."""
     events, examples = fraction(counts, which)
-    return float(events / examples) if examples else math.nan
+    if np.ndim(examples) == 0:
+        return float(events / examples) if examples else math.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(examples > 0, events / examples, math.nan)
 
 
 def confusion_counts(positive, labels, mask=None) -> np.ndarray:

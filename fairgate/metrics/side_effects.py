@@ -95,7 +95,7 @@ class Comparison:
     rate: str
     groups: Tuple[str, ...]
 
-    def value(self, counts: group_metrics.Counts) -> float:
+    def value(self, counts: group_metrics.Counts):
         if self.kind == "rate":
             return group_metrics.group_rate(counts, self.rate, self.groups[0])
         return group_metrics.rate_gap(counts, self.rate, list(self.groups))
@@ -202,7 +202,7 @@ def measure(table: Table, *, rates: Sequence[str], groups: Sequence[Any],
         after, before = float(observed[i]), float(observed[k + i])
         change = after - before
         measured = not math.isnan(change) and changes.shape[0] > 0
-        low, high = (intervals.quantile_bounds(list(changes[:, i]), level)
+        low, high = (intervals.quantile_bounds(changes[:, i], level)
                      if measured else intervals.NAN_INTERVAL)
         measured = measured and not math.isnan(low)
         defined = changes[:, i][~np.isnan(changes[:, i])] if measured else []
