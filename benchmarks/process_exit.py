@@ -36,6 +36,8 @@ if {run!r}:
                                  input_base=os.path.join(folder, "csv"),
                                  label="approved", group="region")
     config.evaluation.groups = ["north", "south"]
+    config.trainer.constraints = {{"constraints": [
+        {{"rate": "false_positive_rate", "group": "south", "upper_bound": 0.2}}]}}
     config.trainer.train_steps = 50
     config.trainer.snapshot_every = 25
     helpers.run(config)
