@@ -15,8 +15,10 @@ model.
 
   .venv/bin/python benchmarks/beam_fixed_cost.py --metadata RUN/metadata.sqlite --profile
 
-Default sets: the config's `beam_args` and the same without
-`--no_pipeline_type_check` (Beam's construction-time type checks on).
+Default sets: the config's `beam_args`; the same with Beam's own signature
+lookups, uncached (`--uncached NAME` names such sets; pipeline/beam_signatures);
+and the same without `--no_pipeline_type_check` (Beam's construction-time type
+checks on).
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from typing import Dict, List, Optional  # noqa: E402
+from typing import Dict, List, Optional, Sequence  # noqa: E402
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, HERE)
@@ -102,12 +104,24 @@ def _fresh_outputs(outputs: Dict[str, list], root: str) -> Dict[str, list]:
     return fresh
 
 
+def _signature_lookups(cached: bool) -> None:
+    """Beam's signature lookups remembered (as every fairgate run has them) or
+    Beam's own, uncached."""
+    from apache_beam.transforms import core
+    from pipeline import beam_signatures
+    beam_signatures.install()
+    if not cached:
+        core.get_function_args_defaults = core.get_function_args_defaults.__wrapped__
+
+
 def run_once(metadata_path: str, node: str, beam_args: List[str], work: str,
-             sampler_interval: float = 0.0, changed_properties: Optional[dict] = None):
+             sampler_interval: float = 0.0, changed_properties: Optional[dict] = None,
+             cached_signatures: bool = True):
     """Runs `node`'s executor (with `changed_properties` over the recorded
     execution properties); returns (cpu seconds, output folder, profile or None)."""
     from tfx.dsl.components.base import base_beam_executor
     from tfx.utils import import_utils
+    _signature_lookups(cached_signatures)
     inputs, outputs, properties = recorded_execution(metadata_path, node)
     properties = {**properties, **(changed_properties or {})}
     out = tempfile.mkdtemp(prefix=f"{node}-", dir=work)
@@ -203,10 +217,10 @@ def differing_files(first: str, second: str) -> List[str]:
 
 
 def measure(metadata_path: str, sets: Dict[str, List[str]], nodes: List[str],
-            repeats: int, profile: bool) -> dict:
+            repeats: int, profile: bool, uncached: Sequence[str] = ()) -> dict:
     work = tempfile.mkdtemp(prefix="fairgate-beam-fixed-")
     result = {"metadata": metadata_path, "beam_args": sets, "repeats": repeats,
-              "components": {}}
+              "uncached_signature_lookups": list(uncached), "components": {}}
     try:
         names = list(sets)
         for node in nodes:
@@ -214,7 +228,8 @@ def measure(metadata_path: str, sets: Dict[str, List[str]], nodes: List[str],
             seconds, outputs = collections.defaultdict(list), {}
             for _ in range(repeats):
                 for name in names:
-                    cpu, out, _ = run_once(metadata_path, node, sets[name], work)
+                    cpu, out, _ = run_once(metadata_path, node, sets[name], work,
+                                           cached_signatures=name not in uncached)
                     seconds[name].append(round(cpu, 2))
                     outputs.setdefault(name, out)
             entry = {name: {"cpu_seconds_min": min(s),
@@ -226,7 +241,8 @@ def measure(metadata_path: str, sets: Dict[str, List[str]], nodes: List[str],
             if profile:
                 for name in names:
                     _, _, sampled = run_once(metadata_path, node, sets[name], work,
-                                             sampler_interval=0.005)
+                                             sampler_interval=0.005,
+                                             cached_signatures=name not in uncached)
                     entry[name]["sampled_phases_seconds"] = phases(sampled)
             result["components"][node] = entry
     finally:
@@ -246,17 +262,25 @@ def main(argv=None) -> int:
     parser.add_argument("--args", action="append", default=[], metavar="NAME=ARGS",
                         help="a named set of Beam args, space-separated (repeatable; "
                              "the first is the reference)")
+    parser.add_argument("--uncached", action="append", default=None, metavar="NAME",
+                        help="a set (named by --args) run with Beam's own, uncached "
+                             "signature lookups (repeatable)")
     options = parser.parse_args(argv)
+    uncached = options.uncached or []
     if options.args:
         sets = {item.split("=", 1)[0]: item.split("=", 1)[1].split()
                 for item in options.args}
     else:
         from fairgate.config import Config
         default = list(Config().beam_args)
-        sets = {"default": default,
+        sets = {"default": default, "uncached_signatures": default,
                 "type_checked": [a for a in default if a != TYPE_CHECK_OFF]}
+        uncached = options.uncached or ["uncached_signatures"]
+    unknown = sorted(set(uncached) - set(sets))
+    if unknown:
+        parser.error(f"--uncached names no set of --args: {', '.join(unknown)}")
     print(json.dumps(measure(options.metadata, sets, options.nodes, options.repeats,
-                             options.profile), indent=1))
+                             options.profile, uncached), indent=1))
     return 0
 
 

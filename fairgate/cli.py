@@ -330,5 +330,12 @@ def main(argv=None) -> int:
     return args.func(args)
 
 
+def console(argv=None) -> None:
+    """The `fairgate` command: main(), then the exit without the libraries' teardown
+    (fairgate.process_exit). An exception takes Python's own way out."""
+    from fairgate import process_exit
+    process_exit.exit_now(main(argv))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

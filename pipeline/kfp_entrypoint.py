@@ -91,7 +91,9 @@ def write_progress_lines() -> None:
 def main(argv: Optional[List[str]] = None) -> None:
     from absl import app
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
+    from pipeline import beam_signatures
     write_progress_lines()
+    beam_signatures.install()
     argv = [sys.argv[0]] + repaired_argv(list(sys.argv[1:] if argv is None else argv))
     sys.argv = argv
     app.run(kubeflow_v2_run_executor.main,

@@ -16,6 +16,7 @@ from fairgate import artifacts, progress
 from fairgate.config import Config
 from fairgate.data import preflight
 from fairgate.release.destination_lock import DestinationLock, lock_for
+from pipeline import beam_signatures
 from pipeline.pipeline import NEVER_CACHED, create_pipeline
 
 RUNNERS = ("local", "beam", "kfp-local")
@@ -62,6 +63,7 @@ def _run(config: Config, runner: str, enable_cache: bool) -> Dict[str, Dict[str,
     if runner == "kfp-local":
         from pipeline import kfp_local
         return kfp_local.run(config)
+    beam_signatures.install()  # the Beam components run in this process
     metadata = tfx_metadata.sqlite_metadata_connection_config(
         config.resolved_metadata_path)
     ir = compile_ir(create_pipeline(config, metadata, enable_cache=enable_cache))

@@ -23,7 +23,6 @@ pid, waits for it, and answers its exit code (negative: the signal that ended it
 as Popen's returncode). The runner reads the task's output from the pipe until end
 of file.
 """
-import atexit
 import io
 import json
 import os
@@ -32,6 +31,8 @@ import subprocess
 import sys
 import traceback
 from typing import Any, Dict, List, Optional
+
+from fairgate import process_exit
 
 # What fairgate's tasks import before their executors run: the spec's command
 # (pipeline/kfp_entrypoint.py, which imports TFX's KFP v2 executor entrypoint) and
@@ -83,17 +84,13 @@ def _child(request: Dict[str, Any], out: int) -> None:
             else:  # sys.exit("message"): printed, exit status 1, as Python does
                 print(stop.code, file=sys.stderr)
                 code = 1
-        atexit._run_exitfuncs()  # pylint: disable=protected-access
     except BaseException:  # pylint: disable=broad-except
         traceback.print_exc()
         code = 1
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:  # pylint: disable=broad-except
-                pass
-        os._exit(code if 0 <= code < 256 else 1)  # pylint: disable=protected-access
+    try:
+        process_exit.exit_now(code)
+    finally:  # never back into the warm interpreter's loop
+        os._exit(1)  # pylint: disable=protected-access
 
 
 def serve(channel: socket.socket) -> None:
@@ -124,11 +121,7 @@ def main(argv: List[str]) -> None:
         importlib.import_module(module)
     channel.send(b'{"ready": true}')
     serve(channel)
-    # It ran nothing but imports, so there is nothing to clean up; the interpreter's
-    # own shutdown (the imported libraries' teardown) took ~3.5 s of every run's end.
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    os._exit(0)  # pylint: disable=protected-access
+    process_exit.exit_now(0)
 
 
 # --- the runner's side ----------------------------------------------------------
