@@ -2,14 +2,14 @@
 interpreter's teardown.
 
 After a program's last line Python tears down every module those libraries
-imported: ~3 s on a 2-core machine (benchmarks/README.md, "Process exit"), at
+imported: 3-4.5 s on a 2-core machine (benchmarks/README.md, "A process's end"), at
 the end of every `fairgate` command and every kfp-local task. Nothing a run
 leaves behind depends on that teardown, so `exit_now` does what an orderly exit
 does that a program can see, in the same order, and then ends the process with
 `os._exit`: it waits for non-daemon threads, runs the atexit handlers (logging's
 flush and close, tempfile's and weakref's finalizers), closes every file object
-still open, as the teardown would when it frees them, and flushes the standard
-streams.
+still open, as the teardown would when it frees them (the standard streams are
+flushed, not closed).
 """
 import atexit
 import _io
@@ -17,7 +17,7 @@ import gc
 import os
 import sys
 import threading
-from typing import NoReturn
+from typing import NoReturn, Optional
 
 _FILE = _io._IOBase  # pylint: disable=protected-access
 
@@ -67,12 +67,18 @@ def _close_open_files() -> None:
                 pass  # a file that cannot flush or close would not at teardown either
 
 
-def exit_now(code: int = 0) -> NoReturn:
-    """Exit with `code` (0-255; anything else is 1) as `sys.exit` would, less the
-    modules' teardown."""
+def exit_now(code: Optional[int] = 0) -> NoReturn:
+    """Exit with `code` as `sys.exit` would (None is 0; an int outside 0-255 is
+    1), less the modules' teardown."""
     for thread in threading.enumerate():
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join()
     atexit._run_exitfuncs()  # pylint: disable=protected-access
     _close_open_files()
+    for stream in (sys.stdout, sys.stderr):  # also when they are not io objects
+        try:
+            stream.flush()
+        except Exception:  # pylint: disable=broad-except
+            pass
+    code = 0 if code is None else code
     os._exit(code if isinstance(code, int) and 0 <= code < 256 else 1)  # pylint: disable=protected-access

@@ -20,7 +20,7 @@ def late():
     open(folder + "/thread.txt", "w").write("joined\n")
 threading.Thread(target=late).start()
 sys.stdout.write("buffered stdout")
-process_exit.exit_now(int(sys.argv[2]))
+process_exit.exit_now(None if sys.argv[2] == "None" else int(sys.argv[2]))
 """
 
 
@@ -42,7 +42,8 @@ def test_exit_now_keeps_what_an_orderly_exit_keeps(tmp_path):
             (tmp_path / name).unlink()
 
 
-def test_an_exit_code_outside_0_255_is_1(tmp_path):
-    run = subprocess.run([sys.executable, "-c", PROGRAM, str(tmp_path), "300"],
-                         capture_output=True, text=True, timeout=60)
-    assert run.returncode == 1
+def test_exit_codes_are_those_of_sys_exit(tmp_path):
+    for given, code in (("None", 0), ("300", 1), ("-1", 1)):
+        run = subprocess.run([sys.executable, "-c", PROGRAM, str(tmp_path), given],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == code, given
