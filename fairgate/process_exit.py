@@ -55,14 +55,13 @@ def _close_open_files() -> None:
         if layer >= 0:
             files.append((layer, obj))
     files.sort(key=lambda entry: entry[0])
-    files = [(file, not _on_standard_descriptor(file)) for _, file in files]
-    for closing in (False, True):
-        for file, closable in files:
-            if closing and not closable:
-                continue
+    files = [file for _, file in files]
+    closable = [file for file in files if not _on_standard_descriptor(file)]
+    for step, which in (("flush", files), ("close", closable)):
+        for file in which:
             try:
                 if not file.closed:
-                    file.close() if closing else file.flush()
+                    getattr(file, step)()
             except Exception:  # pylint: disable=broad-except
                 pass  # a file that cannot flush or close would not at teardown either
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import types
 import weakref
 
-_ORIGINAL = "_fairgate_uncached"
+_INSTALLED = "_fairgate_remembered"  # marks the cached wrapper
 
 
 def _exactly_keyed(function) -> bool:
@@ -59,8 +59,8 @@ def install() -> None:
     """Remember Beam's function signatures in this process (idempotent)."""
     from apache_beam.transforms import core
     current = core.get_function_args_defaults
-    if getattr(current, _ORIGINAL, False):
+    if getattr(current, _INSTALLED, False):
         return
     cached = _cached(current)
-    setattr(cached, _ORIGINAL, True)
+    setattr(cached, _INSTALLED, True)
     core.get_function_args_defaults = cached
