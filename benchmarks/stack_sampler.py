@@ -21,6 +21,7 @@ As a wrapper of a command (the profile is written when the command ends):
 from __future__ import annotations
 
 import argparse
+import atexit
 import collections
 import json
 import os
@@ -140,14 +141,23 @@ def main(argv=None) -> int:
     parser.add_argument("--interval", type=float, default=INTERVAL)
     args = parser.parse_args(argv[:at])
     sampler = Sampler(args.interval).start()
+    written = []
+
+    def finish() -> None:
+        if not written:
+            written.append(True)
+            sampler.stop()
+            sampler.write(args.out)
+    # `fairgate` ends with os._exit after the atexit hooks (fairgate.process_exit),
+    # so `finally` alone would never write the profile.
+    atexit.register(finish)
     sys.argv = [module, *rest]
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     finally:
-        sampler.stop()
-        sampler.write(args.out)
+        finish()
     return 0
 
 

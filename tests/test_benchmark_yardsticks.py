@@ -40,6 +40,28 @@ def test_sampler_attributes_the_main_threads_wall_time_to_what_it_ran():
                for f in later["top_of_stack"])
 
 
+def test_the_wrapper_writes_the_profile_of_a_command_that_exits_as_fairgate_does(
+        tmp_path):
+    """`fairgate` leaves through os._exit (fairgate.process_exit): the profile must
+    be written before that, or every benchmark's profile is empty."""
+    import subprocess
+    (tmp_path / "exits_now.py").write_text(
+        "import time\n"
+        "from fairgate import process_exit\n"
+        "time.sleep(0.3)\n"
+        "process_exit.exit_now(4)\n")
+    out = tmp_path / "profile.json"
+    root = os.path.dirname(BENCHMARKS)
+    done = subprocess.run(
+        [sys.executable, os.path.join(BENCHMARKS, "stack_sampler.py"), "--out", str(out),
+         "-m", "exits_now"], cwd=str(tmp_path), capture_output=True, text=True,
+        timeout=60, env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), root])})
+    assert done.returncode == 4, done.stderr
+    profile = stack_sampler.load(str(out))
+    assert profile["samples"], profile
+    assert any(f.endswith(":<module>") for f in profile["functions"]), profile["functions"]
+
+
 def test_summary_splits_a_window_by_the_innermost_project_frame():
     functions = ["fairgate/cli.py:main", "pipeline/runners.py:_run",
                  "trainer_module/run_fn.py:_train_and_export",
