@@ -126,11 +126,14 @@ def _known_groups(groups: np.ndarray) -> list:
 
 
 def count_examples(patterns) -> int:
-    """Records in a split's gzipped TFRecord files (one native pass, no parsing)."""
+    """Records in a split's gzipped TFRecord files (one native pass, no parsing),
+    counted per batch of records: a reduce step per record cost more than
+    reading them."""
     files = [f for pattern in patterns for f in tf.io.gfile.glob(pattern)]
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP",
                                       num_parallel_reads=tf.data.AUTOTUNE)
-    return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+    return int(dataset.batch(4096).reduce(
+        np.int64(0), lambda count, records: count + tf.size(records, out_type=tf.int64)))
 
 
 def train_steps(fn_args, settings: Settings) -> int:
