@@ -206,10 +206,12 @@ def _gathered_batches(parsed, settings: Settings) -> tf.data.Dataset:
 
     The indices are shuffled as the examples themselves were (tf.data's shuffle
     draws its order from its seed and buffer, never from the elements), so the
-    batches are those of the examples shuffled and batched; each costs one
-    gather per column instead of a slice per example and column and their
-    re-batching (measured: that made the input the loop's bottleneck once the
-    steps ran several per compiled call)."""
+    batches are those of the examples shuffled and batched, and each costs one
+    gather per column. Slicing the arrays into examples and re-batching them
+    (`from_tensor_slices`) made the input the loop's bottleneck once the steps
+    ran several per compiled call: measured at 20,046 rows of 12 columns, the
+    1,900 steps after the first call took 4.2 s against 2.2 s from the
+    parsed-and-cached examples."""
     columns = tf.nest.map_structure(tf.constant, parsed)
     order = tf.data.Dataset.range(len(parsed[1])).shuffle(
         SHUFFLE_EXAMPLES, seed=settings.seed, reshuffle_each_iteration=True).repeat().batch(
