@@ -2,7 +2,7 @@
 
 `--rows` generated rows of `train_throughput.py`'s dozen mixed columns (8
 numeric, one with empty cells; 4 categorical), handed over as the Trainer's
-`_model_features` gives them (float32 with NaN, UTF-8 bytes); timed:
+`_load_split` gives them (float32 with NaN, UTF-8 bytes); timed:
 `run_fn.train_arrays` (the contract's `train`) and `models.build` of the
 built-in `tabular` model on it (its vocabularies and scales included). Prints JSON.
 

@@ -34,3 +34,23 @@ def test_a_custom_layers_control_flow_still_works_in_a_compiled_step():
     step = training.plain_step(model, keras.optimizers.SGD(0.1))
     loss = step(tf.constant([[-1.0], [-2.0]]), tf.constant([1.0, 0.0]), tf.constant([0, 1]))
     assert np.isfinite(float(loss))
+
+
+def _op_types(function, spec):
+    graph = tf.function(function).get_concrete_function(spec).graph
+    return [op.type for op in graph.get_operations()]
+
+
+def test_the_input_encoding_traces_the_same_graph_without_autograph():
+    """tabular_inputs.encode and the Trainer's batch split are traced plainly
+    (do_not_convert); AutoGraph's conversion of them builds the same ops."""
+    from trainer_module import tabular_inputs
+    kinds = {"age": "numeric", "job": "categorical", "code": "categorical"}
+    spec = {"age": tf.SparseTensorSpec([None, None], tf.float32),
+            "job": tf.SparseTensorSpec([None, None], tf.string),
+            "code": tf.SparseTensorSpec([None, None], tf.int64)}
+    plain = _op_types(lambda parsed: tabular_inputs.encode(parsed, kinds), spec)
+    converted = _op_types(lambda parsed: tabular_inputs.encode.__wrapped__(parsed, kinds),
+                          spec)
+    assert len(plain) > 30
+    assert plain == converted

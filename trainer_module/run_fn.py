@@ -80,11 +80,15 @@ class _Inputs:
         self.kinds = tabular_inputs.kinds_of(schema, self.model_inputs, settings.features)
         self.raw_spec = tabular_inputs.feature_spec(schema, self.model_inputs)
 
+    # Traced without AutoGraph (as tabular_inputs.encode): no Python control
+    # flow over tensors here.
+    @tf.autograph.experimental.do_not_convert
     def model_features(self, batch):
         if self.settings.input == "image":  # bytes -> uint8 pixels, outside XLA
             return decode_stored(batch["image"], self.settings.image_size)
         return tabular_inputs.encode(batch, self.kinds)
 
+    @tf.autograph.experimental.do_not_convert
     def split(self, batch):
         labels = tf.cast(tf.reshape(_dense(batch[self.settings.label], 0), [-1]), tf.float32)
         groups = tf.reshape(_dense(batch[self.settings.group],
@@ -93,10 +97,19 @@ class _Inputs:
         return self.model_features(batch), labels, groups
 
 
-def _load_split(dataset_factory, files, schema, inputs: _Inputs, batch_size: int):
-    """A whole split in memory as (features, labels, groups) numpy/dicts."""
+def _load_split(dataset_factory, files, schema, inputs: _Inputs,
+                batch_size: int = 8192):
+    """A whole split in memory as (features, labels, groups) numpy/dicts: one
+    pass over batches of `batch_size` parsed together, only the columns the
+    Trainer reads (the model's inputs, the label and the group)."""
+    needed = set(inputs.model_inputs) | {inputs.settings.label, inputs.settings.group}
+    columns = schema_pb2.Schema()
+    columns.CopyFrom(schema)
+    del columns.feature[:]
+    columns.feature.extend(f for f in schema.feature if f.name in needed)
     dataset = dataset_factory(files, tfxio.TensorFlowDatasetOptions(
-        batch_size=batch_size, shuffle=False, num_epochs=1), schema).map(inputs.split)
+        batch_size=batch_size, shuffle=False, num_epochs=1), columns).map(
+            inputs.split, num_parallel_calls=PARSE_THREADS)
     parts = list(dataset.as_numpy_iterator())
     if not parts:
         raise ValueError(f"no examples in {files}")
@@ -108,36 +121,20 @@ def _load_split(dataset_factory, files, schema, inputs: _Inputs, batch_size: int
             np.concatenate([p[2] for p in parts]))
 
 
-def _model_features(dataset_factory, files, schema, inputs: _Inputs,
-                    batch_size: int = 8192):
-    """The model's inputs of a whole split, as numpy: one pass over batches of
-    `batch_size` parsed together, the model's columns only."""
-    columns = schema_pb2.Schema()
-    columns.CopyFrom(schema)
-    del columns.feature[:]
-    columns.feature.extend(f for f in schema.feature if f.name in inputs.model_inputs)
-    dataset = dataset_factory(files, tfxio.TensorFlowDatasetOptions(
-        batch_size=batch_size, shuffle=False, num_epochs=1), columns).map(
-            inputs.model_features, num_parallel_calls=PARSE_THREADS)
-    parts = list(dataset.as_numpy_iterator())
-    if not parts:
-        raise ValueError(f"no examples in {files}")
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-
-
 def _known_groups(groups: np.ndarray) -> list:
     return [group_value(v) for v in np.unique(group_array(groups))]
 
 
 def count_examples(patterns) -> int:
-    """Records in a split's gzipped TFRecord files (one native pass, no parsing).
-
-    The files are read one after another: with `num_parallel_reads=AUTOTUNE` the
-    same count over CelebA's train split (16 files, 192 MB) took 10-20 s on 2
-    cores against 4.7-5.1 s serially (benchmarks/README.md)."""
+    """Records in a split's gzipped TFRecord files (one native pass, no parsing),
+    counted per batch of records (a reduce step per record cost more than reading
+    them) from the files one after another (with `num_parallel_reads=AUTOTUNE` a
+    count over CelebA's train split, 16 files, took 2-3x as long on 2 cores;
+    benchmarks/README.md, record_count.py)."""
     files = [f for pattern in patterns for f in tf.io.gfile.glob(pattern)]
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
-    return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+    return int(dataset.batch(4096).reduce(
+        np.int64(0), lambda count, records: count + tf.size(records, out_type=tf.int64)))
 
 
 def train_steps(fn_args, settings: Settings) -> int:
@@ -201,8 +198,37 @@ def _without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
 PARSE_THREADS = max(os.cpu_count() or 1, 1)
 
 
-def _train_batches(factory, files, schema, inputs: _Inputs, settings: Settings):
-    """Endless shuffled (features, labels, groups) batches of the train split."""
+# The train split's shuffle buffer, in examples.
+SHUFFLE_EXAMPLES = 20_000
+
+
+def _gathered_batches(parsed, settings: Settings) -> tf.data.Dataset:
+    """Endless shuffled batches of a split in memory, each gathered by index.
+
+    The indices are shuffled as the examples themselves were (tf.data's shuffle
+    draws its order from its seed and buffer, never from the elements), so the
+    batches are those of the examples shuffled and batched, and each costs one
+    gather per column. Slicing the arrays into examples and re-batching them
+    (`from_tensor_slices`) made the input the loop's bottleneck once the steps
+    ran several per compiled call: measured at 20,046 rows of 12 columns, the
+    1,900 steps after the first call took 4.2 s against 2.2 s from the
+    parsed-and-cached examples."""
+    columns = tf.nest.map_structure(tf.constant, parsed)
+    order = tf.data.Dataset.range(len(parsed[1])).shuffle(
+        SHUFFLE_EXAMPLES, seed=settings.seed, reshuffle_each_iteration=True).repeat().batch(
+            settings.batch_size, drop_remainder=True)
+    return order.map(lambda index: tf.nest.map_structure(
+        lambda column: tf.gather(column, index), columns))
+
+
+def _train_batches(factory, files, schema, inputs: _Inputs, settings: Settings,
+                   parsed=None):
+    """Endless shuffled (features, labels, groups) batches of the train split.
+
+    `parsed`: the split already in memory as `_load_split` gives it (tabular
+    inputs: the model contract's `train` is read from it); the batches are
+    then gathered from it (`_gathered_batches`) instead of parsing the files a
+    second time: the same examples in the same order."""
     size_mb = _files_mb(files)
     # Parsed examples take more room than their gzipped files. Images are cached
     # as uint8 (2,352 bytes at 28x28x3), which gzip shrinks ~2x on the embedded
@@ -212,12 +238,14 @@ def _train_batches(factory, files, schema, inputs: _Inputs, settings: Settings):
     if size_mb * expansion <= settings.cache_train_mb:
         logging.info("Train split (%.0f MB of files) parsed once and kept in memory",
                      size_mb)
+        if parsed is not None:
+            return _without_autotune(_gathered_batches(parsed, settings).prefetch(2))
         examples = factory(files, tfxio.TensorFlowDatasetOptions(
             batch_size=1024, shuffle=False, num_epochs=1), schema).map(
                 inputs.split, num_parallel_calls=PARSE_THREADS).unbatch().cache()
         return _without_autotune(examples.shuffle(
-            20_000, seed=settings.seed, reshuffle_each_iteration=True).repeat().batch(
-                settings.batch_size, drop_remainder=True).prefetch(2))
+            SHUFFLE_EXAMPLES, seed=settings.seed, reshuffle_each_iteration=True).repeat(
+                ).batch(settings.batch_size, drop_remainder=True).prefetch(2))
     logging.info("Train split (%.0f MB of files) streamed from the files each epoch",
                  size_mb)
     return factory(files, tfxio.TensorFlowDatasetOptions(
@@ -423,19 +451,20 @@ def _train_and_export(fn_args) -> None:
     factory = fn_args.data_accessor.tf_dataset_factory
 
     eval_features, eval_labels, eval_groups = _load_split(
-        factory, fn_args.eval_files, schema, inputs, 1024)
+        factory, fn_args.eval_files, schema, inputs)
     # Group values as strings when the group column is a string column.
     spec = constraints.parse(settings.constraints, _known_groups(eval_groups))
     logging.info("Trainer mode %s; objective %s; constraints: %s", settings.mode,
                  spec.objective, constraints.describe(spec) or "none")
 
     image = settings.input == "image"
+    train_split = None
     if image:
         train = _ImageSample(factory, fn_args.train_files, schema, inputs,
                              settings.seed)
     else:  # the train split's facts (leakage guard, groups) are the data gate's
-        train = train_arrays(_model_features(factory, fn_args.train_files, schema,
-                                             inputs), inputs.kinds, settings.seed)
+        train_split = _load_split(factory, fn_args.train_files, schema, inputs)
+        train = train_arrays(train_split[0], inputs.kinds, settings.seed)
     model = _build_model(settings, inputs, train)
     record = models.describe(settings.model, model, settings.model_fingerprint, image)
     logging.info("Model: %s", summary(record))
@@ -467,7 +496,8 @@ def _train_and_export(fn_args) -> None:
         step = training.plain_step(model, optimizer, jit_compile=settings.jit_compile)
 
     train_batches = _train_batches(factory, fn_args.train_files, schema, inputs,
-                                   settings)
+                                   settings, train_split)
+    train_split = None  # the batches hold their own copy
 
     eval_logits = training.SplitScorer(model, eval_features)
 

@@ -58,6 +58,11 @@ def _first_and_present(tensor, default):
     return first, tf.reshape(counts > 0, [-1, 1])
 
 
+# Traced plainly, not through AutoGraph: it has no Python control flow over
+# tensors, and AutoGraph's conversion runs every op of its 12-column traces
+# (the eval and train splits' parsing, the serving signature) through
+# `converted_call`; the graph is the same either way.
+@tf.autograph.experimental.do_not_convert
 def encode(parsed: Mapping[str, tf.Tensor], kinds: Mapping[str, str]) -> Dict[str, tf.Tensor]:
     inputs = {}
     for name, kind in kinds.items():
