@@ -15,9 +15,12 @@ it first if it has not run):
   `floor` (ExampleCount only, overall slice: reading, decoding, inference and
   TFMA's per-example plumbing), `no_group_slice` (all metrics, overall only),
   `report_metrics_by_group` (what the UnconstrainedEvaluator computes: the
-  report's metrics by group, no gate metrics).
+  report's metrics by group, no gate metrics);
+* ratio_to_example_count: the Evaluator's throughput against that floor on the
+  repeated split, `floor` seconds / `all_metrics_by_group` seconds (issue 22
+  item 5 asks at least 0.5).
 
-  .venv/bin/python benchmarks/evaluator_throughput.py [--config F] [--repeat 5]
+  .venv/bin/python benchmarks/evaluator_throughput.py [--config F] [--repeat 5] [--rounds 1]
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 TARGET = 0.3
+TARGET_TO_EXAMPLE_COUNT = 0.5
 
 
 def _outputs(config):
@@ -100,6 +104,9 @@ def main(argv=None):
     parser.add_argument("--config", default=None)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every TFMA variant this many times, keep the "
+                             "fastest of each")
     args = parser.parse_args(argv)
 
     import tensorflow as tf
@@ -128,21 +135,28 @@ def main(argv=None):
         for i in range(args.repeat):
             for j, path in enumerate(files):
                 os.symlink(path, os.path.join(repeated, f"copy{i}-{j}.gz"))
-        tfma_s = tfma_seconds(model_dir, metrics_config, os.path.join(
-            os.path.dirname(files[0]), "*"), os.path.join(work, "once"))
-        tfma_repeat_s = tfma_seconds(model_dir, metrics_config,
-                                      os.path.join(repeated, "*"),
-                                      os.path.join(work, "repeat"))
-        breakdown = {}
-        for name, variant in (("floor", floor_config(metrics_config)),
-                              ("no_group_slice", _overall_only(metrics_config)),
-                              # What the UnconstrainedEvaluator computes.
-                              ("report_metrics_by_group",
-                               eval_config_lib.report_only(rendered))):
-            seconds = tfma_seconds(model_dir, variant, os.path.join(repeated, "*"),
-                                    os.path.join(work, name))
-            breakdown[name] = {"seconds_for_repeat": round(seconds, 2)}
-        breakdown["all_metrics_by_group"] = {"seconds_for_repeat": round(tfma_repeat_s, 2)}
+        variants = (("once", metrics_config, os.path.dirname(files[0])),
+                    ("all_metrics_by_group", metrics_config, repeated),
+                    ("floor", floor_config(metrics_config), repeated),
+                    ("no_group_slice", _overall_only(metrics_config), repeated),
+                    # What the UnconstrainedEvaluator computes.
+                    ("report_metrics_by_group", eval_config_lib.report_only(rendered),
+                     repeated))
+        by_round = {name: [] for name, _, _ in variants}
+        # Rounds alternate the variants, each round starting one later (a
+        # variant's place in the process changes its time); each variant keeps
+        # its fastest round, as other work on the machine only ever adds time.
+        for round_ in range(args.rounds):
+            shift = round_ % len(variants)
+            for name, variant, folder in variants[shift:] + variants[:shift]:
+                by_round[name].append(round(tfma_seconds(
+                    model_dir, variant, os.path.join(folder, "*"),
+                    os.path.join(work, f"{name}-{round_}")), 2))
+        seconds = {name: min(taken) for name, taken in by_round.items()}
+        tfma_s, tfma_repeat_s = seconds["once"], seconds["all_metrics_by_group"]
+        breakdown = {name: {"seconds_for_repeat": round(seconds[name], 2)}
+                     for name in ("floor", "no_group_slice", "report_metrics_by_group",
+                                  "all_metrics_by_group")}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -150,6 +164,9 @@ def main(argv=None):
     predict_rate = n / predict_s
     tfma_rate = n / tfma_s
     marginal_rate = (args.repeat - 1) * n / max(tfma_repeat_s - tfma_s, 1e-9)
+    # From the rounded seconds, so the ratio can be checked against the figures.
+    to_floor = (breakdown["floor"]["seconds_for_repeat"]
+                / breakdown["all_metrics_by_group"]["seconds_for_repeat"])
     print(json.dumps({
         "benchmark": "evaluator_throughput",
         "date": time.strftime("%Y-%m-%d"),
@@ -160,6 +177,8 @@ def main(argv=None):
                     "batch_size": args.batch_size},
         "tfma": {"seconds": round(tfma_s, 2), "examples_per_s": round(tfma_rate, 1),
                  "ratio_to_predict": round(tfma_rate / predict_rate, 4)},
+        "rounds": args.rounds,
+        "seconds_by_round": by_round,
         "tfma_marginal": {"repeat": args.repeat,
                           "seconds_for_repeat": round(tfma_repeat_s, 2),
                           "examples_per_s": round(marginal_rate, 1),
@@ -168,6 +187,9 @@ def main(argv=None):
         "target_ratio": TARGET,
         "target_met": {"end_to_end": tfma_rate / predict_rate >= TARGET,
                        "steady_state": marginal_rate / predict_rate >= TARGET},
+        "ratio_to_example_count": round(to_floor, 3),
+        "target_ratio_to_example_count": TARGET_TO_EXAMPLE_COUNT,
+        "target_ratio_to_example_count_met": to_floor >= TARGET_TO_EXAMPLE_COUNT,
     }, indent=2))
 
 

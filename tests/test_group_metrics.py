@@ -281,26 +281,197 @@ def test_every_gate_metric_emits_point_and_bounds(kind, options):
     assert out["q/lower95"] <= out["q"] <= out["q/upper95"]
 
 
-def test_gate_metrics_that_need_the_same_counts_share_one_counting_pass():
-    """TFMA runs each distinct computation once: the gate metrics on one group
-    feature and threshold count the examples once per model, and a metric on
-    other counts (a condition feature, another threshold) counts its own."""
+def _eval_config(metrics, *, baseline=False):
+    """An EvalConfig holding `metrics` ((class_name, config) pairs of fairgate's
+    gate metrics), one model or a candidate and a baseline."""
+    import json
+
     import tensorflow_model_analysis as tfma
+    specs = ([tfma.ModelSpec(name="candidate", prediction_key="probabilities"),
+              tfma.ModelSpec(name="baseline", prediction_key="probabilities",
+                             is_baseline=True)]
+             if baseline else [tfma.ModelSpec(prediction_key="probabilities")])
+    return tfma.EvalConfig(model_specs=specs, metrics_specs=[tfma.MetricsSpec(
+        model_names=[s.name for s in specs] if baseline else [],
+        metrics=[tfma.MetricConfig(class_name=name, module="fairgate.metrics.group_metrics",
+                                   config=json.dumps(options))
+                 for name, options in metrics])])
+
+
+GATES = [("GroupRate", {"group_key": "g", "group": "a"}), ("GroupRate", {"group_key": "g"}),
+         ("GroupRateGap", {"group_key": "g"}),
+         ("MinGroupSize", {"group_key": "g", "groups": ["a"]}),
+         ("ConditionalRateGap", {"group_key": "g", "condition_key": "c"}),
+         ("GroupRate", {"group_key": "g", "threshold": 0.3, "name": "worst_fpr_at_0.3"}),
+         ("OverallRate", {}),
+         ("Regression", {"metric": "GroupRateGap", "group_key": "g"}),
+         ("Regression", {"metric": "OverallRate", "rate": "accuracy"})]
+
+
+def _combined(config):
+    """The combiner computations TFMA runs for `config`, after its de-duplication."""
     from tensorflow_model_analysis.evaluators import (
         metrics_plots_and_validations_evaluator as evaluator)
+    from tensorflow_model_analysis.metrics import metric_specs
+    computations = metric_specs.to_computations(config.metrics_specs, config)
+    return computations, evaluator._filter_and_separate_computations(computations)[0]
+
+
+def test_every_gate_metric_of_an_eval_config_shares_one_counting_pass_per_model():
+    """TFMA runs each distinct computation once, and each one looks every
+    example's label and predictions up again: the gate metrics of an EvalConfig,
+    whatever group feature, condition and threshold they count, name one
+    counting computation per model."""
     from tensorflow_model_analysis.metrics import metric_types
-    config = tfma.EvalConfig(model_specs=[tfma.ModelSpec()])
-    metrics = [gm.GroupRate(group_key="g", group="a"), gm.GroupRate(group_key="g"),
-               gm.GroupRateGap(group_key="g"), gm.MinGroupSize(group_key="g", groups=["a"]),
-               gm.ConditionalRateGap(group_key="g", condition_key="c"),
-               gm.GroupRate(group_key="g", threshold=0.3), gm.OverallRate()]
-    computations = [c for m in metrics for c in m.computations(eval_config=config)]
-    combined = [c for c in evaluator._filter_and_separate_computations(computations)[0]]
-    assert sorted(c.keys[0].name for c in combined) == sorted([
-        "_fairgate__GroupCountsCombiner:::0.5",
-        "_fairgate__GroupCountsCombiner:g:c:0.5",
-        "_fairgate__GroupCountsCombiner:g::0.3",
-        "_fairgate__GroupCountsCombiner:g::0.5"])
+    computations, combined = _combined(_eval_config(GATES))
+    assert [c.keys[0].name for c in combined] == ["_fairgate_counts:c,g:0.3,0.5:0"]
     derived = [c for c in computations
                if isinstance(c, metric_types.DerivedMetricComputation)]
-    assert len(derived) == len(metrics)
+    assert len(derived) == len(GATES)
+    # With a baseline, the candidate's pass also records the baseline's decisions
+    # (for the Regressions); the baseline's own gate metrics count it alone.
+    _, combined = _combined(_eval_config(GATES, baseline=True))
+    assert sorted((c.keys[0].model_name, c.keys[0].name) for c in combined) == [
+        ("baseline", "_fairgate_counts:c,g:0.3,0.5:0"),
+        ("candidate", "_fairgate_counts:c,g:0.3,0.5:1")]
+
+
+def _elements(n, seed=0):
+    """`n` examples of groups a/b and strata m/f, with candidate and baseline
+    scores that differ by group (binary, single output, as TFMA hands them)."""
+    from tensorflow_model_analysis.metrics import metric_types
+    rng = np.random.default_rng(seed)
+    elements = []
+    for _ in range(n):
+        group, stratum = rng.choice([b"a", b"b"]), rng.choice([b"m", b"f"])
+        label = float(rng.random() < 0.4)
+        shift = 0.15 if group == b"b" else 0.0
+        candidate, baseline = rng.random() * 0.8 + shift, rng.random()
+        elements.append(metric_types.StandardMetricInputs({
+            "labels": np.array([label], dtype=np.float32),
+            "features": {"g": np.array([group]), "c": np.array([stratum])},
+            "predictions": {
+                "candidate": {"probabilities": np.array([candidate], dtype=np.float32)},
+                "baseline": {"probabilities": np.array([baseline], dtype=np.float32)}}}))
+    return elements
+
+
+def _reference_counts(elements, model, group_key=None, condition_key=None,
+                      threshold=0.5, paired=False):
+    """Each example counted once into its (group, stratum) cell, by hand."""
+    counts = {}
+    for e in elements:
+        cell_key = (e["features"][group_key][0].decode() if group_key else "",
+                    e["features"][condition_key][0].decode()
+                    if group_key and condition_key else "")
+        label = float(e["labels"][0]) > 0.5
+        mine = float(e["predictions"][model]["probabilities"][0]) > threshold
+        if paired:
+            theirs = float(e["predictions"]["baseline"]["probabilities"][0]) > threshold
+            cell = counts.setdefault(cell_key, np.zeros(8))
+            cell[4 * label + 2 * mine + theirs] += 1
+        else:
+            cell = counts.setdefault(cell_key, np.zeros(4))
+            cell[(gm.rates.TP if label else gm.rates.FP) if mine
+                 else (gm.rates.FN if label else gm.rates.TN)] += 1
+    return counts
+
+
+def test_each_gate_metric_reads_its_own_counts_from_the_shared_pass():
+    elements = _elements(600)
+    computations, _ = _combined(_eval_config(GATES, baseline=True))
+    values = {(k.model_name, k.name): v for k, v in _computed(computations, elements).items()}
+    fpr = "false_positive_rate"
+    for model in ("candidate", "baseline"):
+        by_group = _reference_counts(elements, model, "g")
+        assert values[(model, "false_positive_rate/g=a")] == gm.group_rate(by_group, fpr, "a")
+        assert values[(model, "worst_group_false_positive_rate")] == \
+            gm.group_rate(by_group, fpr)
+        assert values[(model, "false_positive_rate_gap")] == gm.rate_gap(by_group, fpr)
+        assert values[(model, "min_group_size")] == gm.min_group_size(by_group, ["a"])
+        strata = _reference_counts(elements, model, "g", "c")
+        assert values[(model, "conditional_false_positive_rate_gap/c")] == \
+            gm.conditional_rate_gap(strata, fpr)
+        assert values[(model, "conditional_false_positive_rate_gap/c/upper95")] == \
+            gm.conditional_rate_gap_interval(strata, fpr, None, 0.95)[1]
+        at_03 = _reference_counts(elements, model, "g", threshold=0.3)
+        assert values[(model, "worst_fpr_at_0.3")] == gm.group_rate(at_03, fpr)
+        assert gm.group_rate(at_03, fpr) != gm.group_rate(by_group, fpr)
+        overall = _reference_counts(elements, model)
+        assert values[(model, "accuracy")] == gm.overall_rate(overall, "accuracy")
+        assert values[(model, "accuracy/lower95")] == \
+            gm.overall_rate_interval(overall, "accuracy", 0.95)[0]
+    gap = functools.partial(gm.rate_gap, which=fpr, groups=None)
+    regression = gm.paired_regression(
+        _reference_counts(elements, "candidate", "g", paired=True), gap, False, 0.95)
+    assert (values[("candidate", "false_positive_rate_gap/regression")],
+            values[("candidate", "false_positive_rate_gap/regression_lower95")],
+            values[("candidate", "false_positive_rate_gap/regression_upper95")]) == regression
+    accuracy = functools.partial(gm.overall_rate, which="accuracy")
+    assert values[("candidate", "accuracy/regression")] == gm.paired_regression(
+        _reference_counts(elements, "candidate", paired=True), accuracy, True, 0.95)[0]
+    assert values[("baseline", "accuracy/regression")] == 0.0
+
+
+def test_the_threshold_picks_its_own_decisions_from_the_shared_pass():
+    elements = _elements(400, seed=1)
+    config = _eval_config([("GroupRate", {"group_key": "g", "threshold": 0.3,
+                                          "name": "fpr_at_0.3"}),
+                           ("GroupRate", {"group_key": "g", "name": "fpr_at_0.5"})],
+                          baseline=True)
+    computations, combined = _combined(config)
+    assert len(combined) == 2  # one pass per model
+    values = {(k.model_name, k.name): v for k, v in _computed(computations, elements).items()}
+    for threshold in (0.3, 0.5):
+        assert values[("candidate", f"fpr_at_{threshold}")] == gm.group_rate(
+            _reference_counts(elements, "candidate", "g", threshold=threshold),
+            "false_positive_rate")
+
+
+@pytest.mark.parametrize("labels, predictions, model, prediction_key", [
+    (np.array([1.0]), {"probabilities": np.array([0.7], dtype=np.float32)}, "",
+     "probabilities"),
+    (np.array([0], dtype=np.int64), np.array([0.2]), "", ""),
+    (np.array([True]), {"m": {"probabilities": np.array([0.6])}}, "m", "probabilities"),
+    # Read through TFMA's general function: multi-class scores (one pair per
+    # class), a dict label, a prediction dict found by TFMA's default keys.
+    (np.array([2]), np.array([0.1, 0.3, 0.6]), "", ""),
+    ({"y": np.array([1.0])}, {"probabilities": np.array([0.4])}, "", "probabilities"),
+    (np.array([1.0]), {"logistic": np.array([0.8])}, "", ""),
+])
+def test_scores_match_tfmas_general_lookup(labels, predictions, model, prediction_key):
+    import tensorflow_model_analysis as tfma
+    from tensorflow_model_analysis.metrics import metric_types, metric_util
+    specs = [tfma.ModelSpec(name=model, prediction_key=prediction_key, label_key="y")]
+    if model:
+        specs.append(tfma.ModelSpec(name="other"))
+    config = tfma.EvalConfig(model_specs=specs)
+    element = metric_types.StandardMetricInputs({"labels": labels,
+                                                 "predictions": predictions})
+    expected = [(float(np.reshape(l, -1)[0]) > 0.5, float(np.reshape(p, -1)[0]))
+                for l, p, _ in metric_util.to_label_prediction_example_weight(
+                    element, eval_config=config, model_name=model)]
+    assert gm._Scores(config, model, "")(element) == expected
+
+
+def test_a_binary_models_scores_are_read_without_tfmas_general_lookup(monkeypatch):
+    """The direct read is what makes one counting pass cheap: TFMA's general
+    function is not called for a single-output binary model."""
+    from tensorflow_model_analysis.metrics import metric_util
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("general lookup called")
+    monkeypatch.setattr(metric_util, "to_label_prediction_example_weight", refuse)
+    elements = _elements(50)
+    computations, _ = _combined(_eval_config(GATES, baseline=True))
+    assert _computed(computations, elements)
+
+
+def test_a_missing_group_feature_is_named():
+    from tensorflow_model_analysis.metrics import metric_types
+    computations, _ = _combined(_eval_config([("GroupRate", {"group_key": "young"})]))
+    element = metric_types.StandardMetricInputs({
+        "labels": np.array([1.0]), "features": {"g": np.array([b"a"])},
+        "predictions": {"probabilities": np.array([0.4])}})
+    with pytest.raises(ValueError, match="group feature 'young' is not in the evaluated"):
+        _computed(computations, [element])

@@ -37,14 +37,16 @@ TFMA fails every threshold on NaN: a gate never passes by absence.
 from __future__ import annotations
 
 import functools
+import json
 import math
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
 import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 
 from fairgate.metrics import intervals, rates
+from fairgate.metrics.eval_config import GATE_MODULES
 from fairgate.metrics.groups import group_text
 
 # Confusion counts per (group, stratum) cell, indexed as fairgate/metrics/rates.py's
@@ -233,77 +235,227 @@ class Quantity:
                 bound_name(self.name, "upper", level): float(high)}
 
 
-# --- TFMA combiners. --------------------------------------------------------------
+# --- TFMA combiner: one counting pass per model. ---------------------------------
+#
+# Every gate metric of an EvalConfig reads the same table: per example, the values
+# of every feature a gate metric groups or conditions by, the label, the model's
+# decision at every score threshold a gate metric uses and, for the candidate when
+# a Regression compares it with a baseline, the baseline's decisions too. Each
+# metric's own (group, stratum) counts are sums over that table, so TFMA looks up
+# each example's label and predictions once per model and slice, not once per
+# distinct group feature, condition and threshold.
 
-def _group_and_stratum(features, group_key: Optional[str],
-                       condition_key: Optional[str]) -> Tuple[str, str]:
-    if not group_key:
-        return "", ""
-    if group_key not in features:
-        raise ValueError(
-            f"group feature '{group_key}' is not in the evaluated examples "
-            f"(features: {', '.join(sorted(features))})")
-    stratum = ""
-    if condition_key:
-        if condition_key not in features:
-            raise ValueError(f"condition feature '{condition_key}' is not in the "
-                             "evaluated examples")
-        stratum = group_text(features[condition_key])
-    return group_text(features[group_key]), stratum
+class CountingPlan(NamedTuple):
+    """What the counting pass of one model records: the features keying a cell
+    (sorted), the score thresholds decisions are taken at (sorted), and whether
+    the baseline's decisions are recorded beside the model's. `roles` names each
+    feature's use ("group" or "condition") for error messages."""
+    features: Tuple[str, ...]
+    thresholds: Tuple[float, ...]
+    paired: bool
+    roles: Tuple[str, ...] = ()
 
-
-def _decisions(element, eval_config, model_name: str, output_name: str,
-               threshold: float):
-    """(positive label, positive prediction) pairs of one example for one model."""
-    for label, prediction, _ in metric_util.to_label_prediction_example_weight(
-            element, eval_config=eval_config, model_name=model_name,
-            output_name=output_name):
-        yield (float(np.reshape(label, -1)[0]) > 0.5,
-               float(np.reshape(prediction, -1)[0]) > threshold)
-
-
-def _merge(accumulators, width: int):
-    merged = {}
-    for accumulator in accumulators:
-        for cell_key, cell in accumulator.items():
-            merged[cell_key] = merged.get(cell_key, np.zeros(width)) + cell
-    return merged
+    @property
+    def key_name(self) -> str:
+        """The counts' private metric name (TFMA drops names starting with "_"):
+        metrics with the same plan name the same computation, so TFMA runs it
+        once."""
+        return (f"_fairgate_counts:{','.join(self.features)}:"
+                f"{','.join(repr(t) for t in self.thresholds)}:{int(self.paired)}")
 
 
-class _GroupCountsCombiner(beam.CombineFn):
-    """Accumulates confusion counts per (group, stratum) at one score threshold,
-    output whole under one private key (`_counts_key`)."""
+# One row of the table: (feature values as group_text, in plan.features' order;
+# positive label; the model's decisions at plan.thresholds, then the baseline's when
+# paired) -> number of examples.
+Table = Dict[Tuple[Tuple[str, ...], bool, Tuple[bool, ...]], int]
 
-    def __init__(self, key: metric_types.MetricKey, eval_config, group_key: Optional[str],
-                 condition_key: Optional[str], threshold: float):
-        self._key = key
+
+class _Needs(NamedTuple):
+    """What one gate metric counts."""
+    group_key: Optional[str]
+    condition_key: Optional[str]  # only with a group_key: no group, no strata
+    threshold: float
+    paired: bool
+
+
+def _needs(group_key: Optional[str] = None, condition_key: Optional[str] = None,
+           threshold: float = 0.5, paired: bool = False, **_) -> _Needs:
+    """A metric's _Needs from its arguments (a Metric's `kwargs`)."""
+    group_key = group_key or None
+    return _Needs(group_key, (condition_key or None) if group_key else None,
+                  float(threshold), paired)
+
+
+def _metric_options(text: str) -> Dict[str, Any]:
+    """A MetricConfig's JSON config, braces optional, as TFMA reads it."""
+    text = text.strip()
+    return json.loads(text if text.startswith("{") else "{" + text + "}")
+
+
+def _config_needs(eval_config) -> List[_Needs]:
+    """What every fairgate gate metric of `eval_config` counts. A metric whose
+    config does not build is left out here: it fails in its own computations."""
+    found = []
+    for spec in (eval_config.metrics_specs if eval_config else []):
+        for metric in spec.metrics:
+            cls = _COUNTING_METRICS.get(metric.class_name)
+            if cls is None or metric.module not in GATE_MODULES:
+                continue
+            try:
+                instance = cls(**_metric_options(metric.config))
+            except (TypeError, ValueError):
+                continue
+            found.append(_needs(**{**instance.kwargs, "paired": cls is Regression}))
+    return found
+
+
+def counting_plan(eval_config, model_name: str, own: _Needs) -> CountingPlan:
+    """The plan of `model_name`'s counting pass: what `own` (the metric asking)
+    and every other gate metric of `eval_config` count for that model. Every gate
+    metric of one EvalConfig gets the same plan, and so shares one pass."""
+    candidate = _role(eval_config, model_name) == "candidate"
+    # A Regression counts only for the candidate (the others emit constants).
+    needs = [n for n in _config_needs(eval_config) + [own] if candidate or not n.paired]
+    paired = any(n.paired for n in needs)
+    groups = {n.group_key for n in needs if n.group_key}
+    features = tuple(sorted(groups | {n.condition_key for n in needs if n.condition_key}))
+    return CountingPlan(features, tuple(sorted({n.threshold for n in needs})), paired,
+                        tuple("group" if k in groups else "condition" for k in features))
+
+
+def _prediction_key(eval_config, model_name: str) -> str:
+    """The model spec's prediction_key, the spec matched as TFMA's
+    `to_label_prediction_example_weight` matches it."""
+    for spec in (eval_config.model_specs if eval_config else []):
+        spec_name = spec.name if len(eval_config.model_specs) > 1 else ""
+        if spec_name == model_name:
+            return spec.prediction_key
+    return ""
+
+
+def _numeric_value(value) -> Optional[float]:
+    if type(value) is np.ndarray and value.size == 1 and value.dtype.kind in "biuf":
+        return float(value.reshape(-1)[0])
+    return None
+
+
+class _Scores:
+    """(positive label, score) pairs of one example for one model.
+
+    A single-output binary model's label and score are single numbers in TFMA's
+    StandardMetricInputs: they are read directly, after the lookups TFMA's
+    `to_label_prediction_example_weight` would make (model name, output name,
+    the model spec's prediction_key). Anything else (a dict label, sparse,
+    string or multi-class labels and predictions, a prediction dict without the
+    prediction_key) goes through that general function, which also raises
+    TFMA's errors for what it cannot pair."""
+
+    def __init__(self, eval_config, model_name: str, output_name: str):
         self._eval_config = eval_config
-        self._group_key = group_key
-        self._condition_key = condition_key
-        self._threshold = threshold
+        self._model_name, self._output_name = model_name, output_name
+        self._prediction_key = _prediction_key(eval_config, model_name)
 
-    def create_accumulator(self) -> Counts:
+    def _direct(self, element) -> Optional[Tuple[bool, float]]:
+        label = _numeric_value(element.label)
+        if label is None:
+            return None
+        prediction = element.prediction
+        for name in (self._model_name, self._output_name):
+            if name:  # TFMA requires a dict holding the name here
+                if not isinstance(prediction, dict) or name not in prediction:
+                    return None
+                prediction = prediction[name]
+        if isinstance(prediction, dict):  # TFMA looks the prediction_key up in a dict
+            if not self._prediction_key or self._prediction_key not in prediction:
+                return None
+            prediction = prediction[self._prediction_key]
+        score = _numeric_value(prediction)
+        return None if score is None else (label > 0.5, score)
+
+    def __call__(self, element) -> List[Tuple[bool, float]]:
+        direct = self._direct(element)
+        if direct is not None:
+            return [direct]
+        return [(float(np.reshape(label, -1)[0]) > 0.5,
+                 float(np.reshape(prediction, -1)[0]))
+                for label, prediction, _ in metric_util.to_label_prediction_example_weight(
+                    element, eval_config=self._eval_config, model_name=self._model_name,
+                    output_name=self._output_name)]
+
+
+def _feature_text(features, key: str, role: str) -> str:
+    if key not in features:
+        raise ValueError(f"{role} feature '{key}' is not in the evaluated examples "
+                         f"(features: {', '.join(sorted(features))})")
+    return group_text(features[key])
+
+
+class _GateCountsCombiner(beam.CombineFn):
+    """Counts one model's examples into a `Table` (`CountingPlan`), output whole
+    under one private key; each gate metric derives its counts from it."""
+
+    def __init__(self, key: metric_types.MetricKey, eval_config, plan: CountingPlan):
+        self._key = key
+        self._plan = plan
+        self._scores = _Scores(eval_config, key.model_name, key.output_name)
+        self._baseline_scores = _Scores(eval_config, _baseline_name(eval_config),
+                                        key.output_name) if plan.paired else None
+
+    def create_accumulator(self) -> Table:
         return {}
 
-    def add_input(self, accumulator: Counts,
-                  element: metric_types.StandardMetricInputs) -> Counts:
-        cell_key = _group_and_stratum(element.features or {}, self._group_key,
-                                      self._condition_key)
-        for positive_label, positive_prediction in _decisions(
-                element, self._eval_config, self._key.model_name,
-                self._key.output_name, self._threshold):
-            cell = accumulator.setdefault(cell_key, np.zeros(4))
-            if positive_prediction:
-                cell[rates.TP if positive_label else rates.FP] += 1
-            else:
-                cell[rates.FN if positive_label else rates.TN] += 1
+    def add_input(self, accumulator: Table,
+                  element: metric_types.StandardMetricInputs) -> Table:
+        features = element.features or {}
+        values = tuple(_feature_text(features, k, role)
+                       for k, role in zip(self._plan.features, self._plan.roles))
+        thresholds = self._plan.thresholds
+        pairs = self._scores(element)
+        if self._baseline_scores is None:
+            rows = [(values, label, tuple(score > t for t in thresholds))
+                    for label, score in pairs]
+        else:  # the label is the candidate's, as TFMA pairs them
+            rows = [(values, label, tuple(score > t for t in thresholds)
+                     + tuple(other > t for t in thresholds))
+                    for (label, score), (_, other) in zip(pairs,
+                                                          self._baseline_scores(element))]
+        for row in rows:
+            accumulator[row] = accumulator.get(row, 0) + 1
         return accumulator
 
-    def merge_accumulators(self, accumulators: Iterable[Counts]) -> Counts:
-        return _merge(accumulators, 4)
+    def merge_accumulators(self, accumulators: Iterable[Table]) -> Table:
+        accumulators = iter(accumulators)
+        merged = dict(next(accumulators, {}))
+        for accumulator in accumulators:
+            for row, count in accumulator.items():
+                merged[row] = merged.get(row, 0) + count
+        return merged
 
-    def extract_output(self, accumulator: Counts) -> Dict[metric_types.MetricKey, Counts]:
+    def extract_output(self, accumulator: Table) -> Dict[metric_types.MetricKey, Table]:
         return {self._key: accumulator}
+
+
+def counts_from_table(table: Table, plan: CountingPlan, needs: _Needs) -> Counts:
+    """One metric's confusion counts per (group, stratum) cell from the table;
+    with `needs.paired`, the joint counts of the paired cells below instead."""
+    group = plan.features.index(needs.group_key) if needs.group_key else None
+    stratum = plan.features.index(needs.condition_key) if needs.condition_key else None
+    at = plan.thresholds.index(needs.threshold)
+    baseline_at = len(plan.thresholds) + at
+    counts: Counts = {}
+    for (values, label, decisions), n in table.items():
+        cell_key = (values[group] if group is not None else "",
+                    values[stratum] if stratum is not None else "")
+        if needs.paired:
+            cell = counts.setdefault(cell_key, np.zeros(8))
+            cell[4 * int(label) + 2 * int(decisions[at]) + int(decisions[baseline_at])] += n
+        else:
+            cell = counts.setdefault(cell_key, np.zeros(4))
+            if decisions[at]:
+                cell[rates.TP if label else rates.FP] += n
+            else:
+                cell[rates.FN if label else rates.TN] += n
+    return counts
 
 
 def _baseline_name(eval_config) -> Optional[str]:
@@ -381,46 +533,6 @@ def paired_regression(paired: Dict[Tuple[str, str], np.ndarray], point,
     return float(observed[0]), low, high
 
 
-class _PairedCountsCombiner(beam.CombineFn):
-    """For the candidate: joint counts of its and the baseline's decisions on
-    every example (TFMA hands a metric every model's predictions), output whole
-    under one private key; `_regression` turns them into the paired regression.
-    Other models accumulate nothing."""
-
-    def __init__(self, key: metric_types.MetricKey, eval_config, group_key,
-                 condition_key, threshold: float):
-        self._key = key
-        self._eval_config = eval_config
-        self._group_key = group_key
-        self._condition_key = condition_key
-        self._threshold = threshold
-        self._baseline = _baseline_name(eval_config)
-        self._counts = _role(eval_config, key.model_name) == "candidate"
-
-    def create_accumulator(self):
-        return {}
-
-    def add_input(self, accumulator, element: metric_types.StandardMetricInputs):
-        if not self._counts:
-            return accumulator
-        cell_key = _group_and_stratum(element.features or {}, self._group_key,
-                                      self._condition_key)
-        candidate = list(_decisions(element, self._eval_config, self._key.model_name,
-                                    self._key.output_name, self._threshold))
-        baseline = list(_decisions(element, self._eval_config, self._baseline,
-                                   self._key.output_name, self._threshold))
-        for (label, mine), (_, theirs) in zip(candidate, baseline):
-            cell = accumulator.setdefault(cell_key, np.zeros(8))
-            cell[4 * int(label) + 2 * int(mine) + int(theirs)] += 1
-        return accumulator
-
-    def merge_accumulators(self, accumulators):
-        return _merge(accumulators, 8)
-
-    def extract_output(self, accumulator):
-        return {self._key: accumulator}
-
-
 def _role(eval_config, model_name: str) -> str:
     baseline = _baseline_name(eval_config)
     if baseline is None:
@@ -464,48 +576,45 @@ def _check_policy(policy: str, level) -> float:
     return intervals.check_level(level)
 
 
-def _derive(metrics, counts_key: metric_types.MetricKey, key: metric_types.MetricKey,
+def _derive(metrics, counts_key: Optional[metric_types.MetricKey],
+            key: metric_types.MetricKey, plan: CountingPlan, needs: _Needs,
             summarize) -> Dict[metric_types.MetricKey, float]:
-    return {key._replace(name=name): value
-            for name, value in summarize(metrics[counts_key]).items()}
+    counts = {} if counts_key is None else counts_from_table(metrics[counts_key], plan,
+                                                             needs)
+    return {key._replace(name=name): value for name, value in summarize(counts).items()}
 
 
-def _computations(combiner_class, summarize, *, name: str, names: List[str],
-                  group_key: Optional[str], condition_key: Optional[str] = None,
-                  threshold: float, eval_config=None, model_names=None,
-                  output_names=None, example_weighted: bool = False
-                  ) -> metric_types.MetricComputations:
-    """Per model and output (TFMA's `model_names`, `output_names`): the counts
-    `combiner_class` accumulates, then the metric values `names` derived from
-    them by `summarize(key)(counts)`.
-
-    The counts go under a private key (TFMA drops names starting with "_" from
-    its results) that depends only on what is counted, so every metric that needs
-    the same counts names the same computation, and TFMA runs it once per model
-    however many gate metrics read it: each counting pass costs a TFMA label and
-    prediction lookup per example."""
+def _computations(needs: _Needs, summarize, *, name: str, names: List[str],
+                  eval_config=None, model_names=None, output_names=None,
+                  example_weighted: bool = False) -> metric_types.MetricComputations:
+    """Per model and output (TFMA's `model_names`, `output_names`): the model's
+    counting pass (`counting_plan`: the same computation for every gate metric of
+    the EvalConfig, so TFMA runs it once per model), then the metric values
+    `names` derived from the counts `needs` selects by `summarize(key)(counts)`."""
     if example_weighted:
         raise ValueError(f"{name}: fairgate's group metrics count examples and do not "
                          "support example weights; remove example_weights from the "
                          "metrics spec")
-    features = [k for k in (group_key, condition_key) if k]
     computations = []
     for model_name in model_names or [""]:
+        plan = counting_plan(eval_config, model_name, needs)
+        # A Regression of the baseline, or with no baseline, reads no counts.
+        counted = not needs.paired or plan.paired
         for output_name in output_names or [""]:
             key = metric_types.MetricKey(name=name, model_name=model_name,
                                          output_name=output_name,
                                          example_weighted=example_weighted)
-            counts_key = key._replace(name=(
-                f"_fairgate_{combiner_class.__name__}:{group_key or ''}:"
-                f"{condition_key or ''}:{float(threshold)!r}"))
-            computations.append(metric_types.MetricComputation(
-                keys=[counts_key],
-                preprocessors=[metric_types.FeaturePreprocessor(feature_keys=features)],
-                combiner=combiner_class(counts_key, eval_config, group_key,
-                                        condition_key, threshold)))
+            counts_key = key._replace(name=plan.key_name) if counted else None
+            if counted:
+                computations.append(metric_types.MetricComputation(
+                    keys=[counts_key],
+                    preprocessors=[metric_types.FeaturePreprocessor(
+                        feature_keys=list(plan.features))],
+                    combiner=_GateCountsCombiner(counts_key, eval_config, plan)))
             computations.append(metric_types.DerivedMetricComputation(
                 keys=[key._replace(name=n) for n in names],
                 result=functools.partial(_derive, counts_key=counts_key, key=key,
+                                         plan=plan, needs=needs,
                                          summarize=summarize(key))))
     return computations
 
@@ -582,10 +691,10 @@ def _gate_computations(kind, rate, name, policy, level, group_key=None, group=No
     quantity = _quantity(kind, name, rate, group, groups)
 
     return _computations(
-        _GroupCountsCombiner, lambda key: functools.partial(quantity.outputs, level=level),
+        _needs(group_key, condition_key, threshold),
+        lambda key: functools.partial(quantity.outputs, level=level),
         name=name, names=[name, bound_name(name, "lower", level),
                           bound_name(name, "upper", level)],
-        group_key=group_key, condition_key=condition_key, threshold=threshold,
         eval_config=eval_config, model_names=model_names,
         output_names=output_names, example_weighted=example_weighted)
 
@@ -696,11 +805,10 @@ def _regression_computations(metric, rate, group_key, group, groups, condition_k
     quantity = _quantity(metric, name, rate, group, groups)
     names = regression_names(name, level)
     return _computations(
-        _PairedCountsCombiner,
+        _needs(group_key, condition_key, threshold, paired=True),
         lambda key: functools.partial(_regression, role=_role(eval_config, key.model_name),
                                       quantity=quantity, level=level, names=names),
-        name=name, names=list(names), group_key=group_key,
-        condition_key=condition_key, threshold=threshold, eval_config=eval_config,
+        name=name, names=list(names), eval_config=eval_config,
         model_names=model_names, output_names=output_names,
         example_weighted=example_weighted)
 
@@ -722,13 +830,16 @@ def _min_group_size(name, group_key, groups, eval_config=None, model_names=None,
                     output_names=None, example_weighted=False):
     names = _names(groups)
     return _computations(
-        _GroupCountsCombiner,
+        _needs(group_key),
         lambda key: functools.partial(_named_min_group_size, name=name, groups=names),
-        name=name, names=[name], group_key=group_key, threshold=0.5,
-        eval_config=eval_config, model_names=model_names,
+        name=name, names=[name], eval_config=eval_config, model_names=model_names,
         output_names=output_names, example_weighted=example_weighted)
 
 
-for _metric in (GroupRate, OverallRate, GroupRateGap, ConditionalRateGap, Regression,
-                MinGroupSize):
+# The metrics that count through the shared pass, by EvalConfig class_name.
+_COUNTING_METRICS = {m.__name__: m for m in (GroupRate, OverallRate, GroupRateGap,
+                                              ConditionalRateGap, Regression,
+                                              MinGroupSize)}
+
+for _metric in _COUNTING_METRICS.values():
     metric_types.register_metric(_metric)
