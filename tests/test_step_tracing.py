@@ -13,42 +13,16 @@ from tensorflow.python.autograph.core import config as autograph_config
 from tensorflow.python.autograph.core import config_lib
 from tensorflow.python.autograph.impl import conversion
 
-from trainer_module import autograph_rules, constraints, models, optimizers, training
+from tests import tiny_models
+from trainer_module import autograph_rules, constraints, optimizers, training
 
 SPEC = {"constraints": [
     {"rate": "false_positive_rate", "group": "south", "upper_bound": 0.2}]}
 # Image groups are integers, as CelebA's Young: an XLA step takes no strings.
 IMAGE_SPEC = {"constraints": [
     {"rate": "false_positive_rate", "group": 0, "upper_bound": 0.05}]}
-ROWS, BATCH, STEPS = 256, 64, 30
+ROWS, BATCH, STEPS = tiny_models.ROWS, 64, 30
 TFCO = "tensorflow_constrained_optimization"
-
-
-def _tabular_model(seed=0):
-    """The built-in tabular model (string lookups, normalisers), as the Trainer
-    builds it, with its train rows as the Trainer batches them."""
-    rng = np.random.default_rng(seed)
-    train = {"age": rng.integers(18, 80, (ROWS, 1)).astype(np.float32),
-             "income": rng.normal(50, 10, (ROWS, 1)).astype(np.float32),
-             "occupation": rng.choice(np.array(["clerk", "nurse", "driver"]), (ROWS, 1))}
-    kinds = {"age": "numeric", "income": "numeric", "occupation": "categorical"}
-    model = models.build(models.tabular_network, models.raw_inputs(kinds), train, {},
-                         where="built-in model tabular")
-    labels = (train["income"][:, 0] + rng.normal(0, 5, ROWS) > 48).astype(np.float32)
-    groups = rng.choice(np.array([b"north", b"south"]), ROWS)
-    features = dict(train, occupation=train["occupation"].astype(bytes))
-    return model, features, labels, groups
-
-
-def _image_model(seed=0):
-    rng = np.random.default_rng(seed)
-    function, hparams, _ = models.builtin("mlp", image=True)
-    model = models.build(function, models.raw_inputs({}, 4), {}, hparams,
-                         where="built-in model mlp")
-    features = rng.integers(0, 256, (ROWS, 4 * 4 * 3)).astype(np.uint8)
-    labels = rng.integers(0, 2, ROWS).astype(np.float32)
-    groups = rng.integers(0, 2, ROWS).astype(np.int64)
-    return model, features, labels, groups
 
 
 def _batches(features, labels, groups):
@@ -80,14 +54,14 @@ def test_applying_the_rules_again_adds_none():
 
 
 @pytest.mark.parametrize("kind,build,jit_compile", [
-    ("constrained", _tabular_model, False),
-    ("plain", _tabular_model, False),
-    ("constrained", _image_model, True),
+    ("constrained", tiny_models.tabular, False),
+    ("plain", tiny_models.tabular, False),
+    ("constrained", tiny_models.image, True),
 ])
 def test_a_step_is_traced_once(kind, build, jit_compile):
     tf.keras.utils.set_random_seed(0)
     model, features, labels, groups = build()
-    step, _ = _step(kind, model, jit_compile, image=build is _image_model)
+    step, _ = _step(kind, model, jit_compile, image=build is tiny_models.image)
     for batch in _batches(features, labels, groups):
         step(*batch)
     assert step.experimental_get_tracing_count() == 1
@@ -112,8 +86,8 @@ def _traced_as_before(monkeypatch):
 
 def test_the_step_traced_once_trains_the_same_numbers(monkeypatch):
     tf.keras.utils.set_random_seed(0)
-    model, features, labels, groups = _tabular_model()
-    reference_model, _, _, _ = _tabular_model()
+    model, features, labels, groups = tiny_models.tabular()
+    reference_model, _, _, _ = tiny_models.tabular()
     reference_model.set_weights(model.get_weights())
     batches = _batches(features, labels, groups)
     logits_before = model(features).numpy()

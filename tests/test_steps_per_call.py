@@ -11,43 +11,21 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from trainer_module import constraints, models, regularizers, selection, training
+from tests import tiny_models
+from trainer_module import constraints, regularizers, selection, training
 
-ROWS, BATCH, STEPS, EVERY = 256, 32, 30, 7  # snapshots at 7, 14, 21, 28 and 30
+ROWS, BATCH, STEPS, EVERY = tiny_models.ROWS, 32, 30, 7  # snapshots at 7, 14, 21, 28 and 30
 TABULAR_SPEC = {"constraints": [
     {"gap": "false_positive_rate", "groups": ["north", "south"], "max_gap": 0.05}]}
 IMAGE_SPEC = {"constraints": [
     {"rate": "false_positive_rate", "group": 0, "upper_bound": 0.05}]}
 
 
-def _tabular(seed):
-    rng = np.random.default_rng(seed)
-    train = {"age": rng.integers(18, 80, (ROWS, 1)).astype(np.float32),
-             "income": rng.normal(50, 10, (ROWS, 1)).astype(np.float32),
-             "occupation": rng.choice(np.array(["clerk", "nurse", "driver"]), (ROWS, 1))}
-    kinds = {"age": "numeric", "income": "numeric", "occupation": "categorical"}
-    model = models.build(models.tabular_network, models.raw_inputs(kinds), train, {},
-                         where="built-in model tabular")
-    labels = (train["income"][:, 0] + rng.normal(0, 5, ROWS) > 48).astype(np.float32)
-    groups = rng.choice(np.array([b"north", b"south"]), ROWS)
-    return model, dict(train, occupation=train["occupation"].astype(bytes)), labels, groups
-
-
-def _image(seed):
-    rng = np.random.default_rng(seed)
-    function, hparams, _ = models.builtin("mlp", image=True)
-    model = models.build(function, models.raw_inputs({}, 4), {}, hparams,
-                         where="built-in model mlp")
-    features = rng.integers(0, 256, (ROWS, 4 * 4 * 3)).astype(np.uint8)
-    return (model, features, rng.integers(0, 2, ROWS).astype(np.float32),
-            rng.integers(0, 2, ROWS).astype(np.int64))
-
-
 def _trainer(kind):
     """(model, step, data, spec) as run_fn sets them up for `kind`."""
     tf.keras.utils.set_random_seed(0)
     image = kind == "constrained_image_xla"
-    model, features, labels, groups = (_image if image else _tabular)(1)
+    model, features, labels, groups = (tiny_models.image if image else tiny_models.tabular)(1)
     spec = constraints.parse(IMAGE_SPEC, [0, 1]) if image else \
         constraints.parse(TABULAR_SPEC, ["north", "south"])
     optimizer = keras.optimizers.Adam(0.01)
@@ -230,7 +208,7 @@ def test_progress_counts_steps_to_the_end(tmp_path, caplog):
 def test_the_split_scorer_scores_every_row_once_in_order():
     """Chunks cut once as tensors: the logits a tf.data pass over the split
     gave, bit for bit, over a split that does not fill its last chunk."""
-    model, features, _, _ = _tabular(2)
+    model, features, _, _ = tiny_models.tabular(2)
     scorer = training.SplitScorer(model, features, batch_size=100)
     compiled = tf.function(lambda chunk: model(chunk, training=False))
     reference = np.concatenate([compiled(chunk).numpy().reshape(-1)
