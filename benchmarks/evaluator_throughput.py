@@ -36,7 +36,11 @@ import time
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, HERE)
+sys.path.insert(1, os.path.join(HERE, "benchmarks"))
+
+import profiled_run  # noqa: E402
 
 TARGET = 0.3
 TARGET_TO_EXAMPLE_COUNT = 0.5
@@ -107,7 +111,13 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure every TFMA variant this many times, keep the "
                              "fastest of each")
+    parser.add_argument("--code", default=None,
+                        help="measure this checkout's fairgate (its gate metrics and "
+                             "EvalConfig rendering), e.g. a worktree of the code "
+                             "before a change")
     args = parser.parse_args(argv)
+    if args.code:
+        sys.path.insert(0, os.path.abspath(args.code))
 
     import tensorflow as tf
     from fairgate import config as config_lib
@@ -171,6 +181,7 @@ def main(argv=None):
         "benchmark": "evaluator_throughput",
         "date": time.strftime("%Y-%m-%d"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "code": profiled_run.commit(args.code or HERE),
         "config": config.name, "split": "test", "examples": n,
         "predict": {"seconds": round(predict_s, 3),
                     "examples_per_s": round(predict_rate, 1),

@@ -127,6 +127,9 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None,
                         help="TFDS data_dir to generate into / reuse (default: inside "
                              "the work dir)")
+    parser.add_argument("--code", default=None,
+                        help="run this checkout's fairgate (e.g. a worktree of the "
+                             "code before a change); floors stay this checkout's")
     args = parser.parse_args(argv)
 
     work = args.work_dir or tempfile.mkdtemp(prefix="fairgate-e2e-")
@@ -135,7 +138,8 @@ def main(argv=None):
     result = {"benchmark": "pipeline_e2e", "date": time.strftime("%Y-%m-%d"),
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)},
-              "num_examples": args.num_examples, "runner": args.runner}
+              "num_examples": args.num_examples, "runner": args.runner,
+              "code": profiled_run.commit(args.code or HERE)}
     if args.pregenerate:
         start = time.time()
         subprocess.run([sys.executable, "-m", "fairgate.cli", "prepare-embedded",
@@ -153,7 +157,7 @@ def main(argv=None):
     with open(config_path, "w") as f:
         yaml.safe_dump(config, f)
 
-    run = profiled_run.run(config_path, work, args.runner)
+    run = profiled_run.run(config_path, work, args.runner, code=args.code)
     result["exit_code"] = run.exit_code
     result["wall_seconds"] = round(run.wall_seconds, 1)
     result["peak_rss_gb"] = run.peak_rss_gb

@@ -74,6 +74,16 @@ def finished_outputs(config, component: str):
     return outputs, ingest
 
 
+def commit(checkout: str) -> str:
+    """The checkout's commit (and "+changes" when its tree differs from it)."""
+    def git(*args):
+        return subprocess.run(["git", "-C", checkout, *args], capture_output=True,
+                              text=True).stdout.strip()
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("+changes" if git("status", "--porcelain", "--untracked-files=no")
+                     else "")
+
+
 class Run:
     """A finished run: exit code, wall seconds, memory samples, component
     windows, profile; `run.out` in the work dir holds its output."""
@@ -110,17 +120,23 @@ class Run:
                 if line.startswith("VERDICT")]
 
 
-def run(config_path: str, work: str, runner: str = "local") -> Run:
-    """`fairgate run --config config_path --runner runner` in `work`, measured."""
+def run(config_path: str, work: str, runner: str = "local", code: str = None) -> Run:
+    """`fairgate run --config config_path --runner runner` in `work`, measured;
+    with `code` (a checkout), that checkout's fairgate runs, so code before and
+    after a change is measured by the same benchmark against the same floors."""
     out_path = os.path.join(work, "run.out")
     profile_path = os.path.join(work, "profile.json")
     samples, stop = [], threading.Event()
+    env = dict(os.environ)
+    if code:
+        env["PYTHONPATH"] = os.pathsep.join(
+            [os.path.abspath(code)] + [p for p in [env.get("PYTHONPATH")] if p])
     start = time.time()
     with open(out_path, "w") as out:
         process = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "stack_sampler.py"), "--out",
              profile_path, "-m", "fairgate.cli", "run", "--config", config_path,
-             "--runner", runner], cwd=work, stdout=out, stderr=subprocess.STDOUT)
+             "--runner", runner], cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
         sampler = threading.Thread(target=_sample,
                                    args=(psutil.Process(process.pid), samples, stop))
         sampler.start()

@@ -180,7 +180,7 @@ def trainer_component(inputs, args):
             subprocess.run([sys.executable, "-m", "fairgate.cli", "prepare-embedded",
                             "--data-dir", data_dir, "--num-examples", str(args.faces)],
                            check=True, capture_output=True)
-        run = profiled_run.run(config_path, work)
+        run = profiled_run.run(config_path, work, code=args.code)
         components = run.components()
         if "Trainer" not in components or not _trainer_steps(work):
             raise SystemExit(f"the {inputs} run did not train (exit code "
@@ -230,9 +230,13 @@ def main():
     parser.add_argument("--tabular-rows", type=int, default=25_000)
     parser.add_argument("--data-dir", default=None,
                         help="TFDS data_dir holding (or to receive) the faces")
+    parser.add_argument("--code", default=None,
+                        help="the Trainer components run this checkout's fairgate "
+                             "(e.g. a worktree of the code before a change); the fit "
+                             "floor stays this checkout's")
     args = parser.parse_args()
     result = {"benchmark": "train_throughput", "date": time.strftime("%Y-%m-%d"),
-              "cores": os.cpu_count()}
+              "cores": os.cpu_count(), "code": profiled_run.commit(args.code or HERE)}
     if args.step_loop:
         result.update(_step_loop(args))
     inputs = [i for i in args.trainer_inputs.split(",") if i]
