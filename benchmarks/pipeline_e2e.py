@@ -9,10 +9,11 @@ the DAG (the data and the model exist then), each in its own process, it
 measures the floors:
 
 * `ingest_floor_seconds`: benchmarks/ingest_floor.py, batched tf.data decode and
-  resize of every JPEG of the same dataset, nothing written;
+  resize of every JPEG of the same dataset, nothing written (the faster of
+  serial and interleaved shard reads: `ingest_floor_by_reader`);
 * `train_floor_seconds`: benchmarks/train_floor.py, one plain Keras `fit` of the
   same built-in model (trainer_module.models) for the Trainer's number of steps,
-  the train split in memory;
+  the train split in memory, batches gathered as `fit` gathers numpy arrays;
 * `eval_floor_seconds`: benchmarks/eval_floor.py, one TFMA pass with
   ExampleCount only over the test split with the run's model;
 
@@ -169,9 +170,10 @@ def main(argv=None):
         evaluate = _floor("eval_floor.py", "--config", config_path)
         result.update({
             "ingest_floor_seconds": ingest["seconds"], "floor_images": ingest["images"],
+            "ingest_floor_by_reader": ingest["seconds_by_reader"],
             "train_floor_seconds": train["fit_seconds"],
             "train_floor": {k: train[k] for k in ("steps", "batch_size",
-                                                  "train_examples", "model")},
+                                                  "train_examples", "model", "feed")},
             "eval_floor_seconds": evaluate["seconds"],
             "eval_floor_examples": evaluate["examples"]})
         result.update(floors(components, ingest["seconds"], train["fit_seconds"],

@@ -141,3 +141,49 @@ def test_wide_tabular_rows_have_a_dozen_mixed_features():
     rate = {g: float((score[negatives & (region == g)] > 0.5).mean())
             for g in ("north", "south")}
     assert rate["south"] - rate["north"] > 0.3
+
+
+def test_the_train_floor_gathers_each_example_once_per_epoch_with_its_label():
+    import train_floor
+    features = {"x": np.arange(50, dtype=np.float32).reshape(25, 2),
+                "name": np.array([f"row{i}" for i in range(25)])}
+    labels = np.arange(25, dtype=np.int64).reshape(-1, 1) * 10
+    batches = train_floor.in_memory_batches(features, labels, batch_size=4, seed=1)
+    epochs = [[], []]
+    for index, (batch, label) in enumerate(batches.take(12)):  # 6 full batches an epoch
+        x = batch["x"].numpy()
+        rows = (x[:, 0] / 2).astype(int)
+        assert list(x[:, 1]) == list(x[:, 0] + 1)  # whole rows, not mixed columns
+        assert [n.decode() for n in batch["name"].numpy()] == [f"row{r}" for r in rows]
+        assert list(label.numpy()[:, 0]) == list(rows * 10)
+        epochs[index // 6].extend(rows)
+    for seen in epochs:  # 24 distinct rows of 25: the partial batch dropped
+        assert len(seen) == len(set(seen)) == 24
+    assert epochs[0] != epochs[1]  # shuffled again each epoch
+
+
+def test_the_ingest_floor_decodes_every_image_with_each_reader(tiny_tfds_dir):
+    import ingest_floor
+    from fairgate.data import embedded_celeba
+    folder = str(embedded_celeba.prepare(tiny_tfds_dir, num_examples=300, seed=3).data_path)
+    found = ingest_floor.floor_seconds(folder, image_size=8, batch=64)
+    assert found["images"] == 300
+    assert set(found["seconds_by_reader"]) == {"serial", "parallel"}
+    assert found["seconds"] == min(found["seconds_by_reader"].values())
+
+
+def test_a_benchmark_runs_another_checkouts_fairgate(tmp_path):
+    checkout = tmp_path / "checkout"
+    (checkout / "fairgate").mkdir(parents=True)
+    (checkout / "fairgate" / "__init__.py").write_text("")
+    (checkout / "fairgate" / "cli.py").write_text(
+        "import fairgate, sys\nprint('ran', fairgate.__file__, sys.argv[1:])\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    config = work / "config.yaml"
+    config.write_text(f"metadata_path: {work / 'absent.sqlite'}\n")
+    run = profiled_run.run(str(config), str(work), code=str(checkout))
+    assert run.exit_code == 0
+    assert f"ran {checkout / 'fairgate' / '__init__.py'}" in run.output
+    assert "'run', '--config'" in run.output
+    assert profiled_run.commit(str(checkout)) == "unknown"  # not a git checkout

@@ -119,12 +119,19 @@ def _shard_reader(folder: str, image_size: int):
         .prefetch(2))
 
 
+# zlib's fastest level: on 20,346 embedded faces' examples it wrote in 0.57 s
+# against 0.94 s at the default level (6), for files 8% larger (24.7 against
+# 22.9 MB), read back as fast; at CelebA's size the writing was a third of the
+# component's time, on the thread the decoding competes with for 2 cores.
+_WRITE_OPTIONS = tf.io.TFRecordOptions(compression_type="GZIP", compression_level=1)
+
+
 def write_shard(batches, shard: str, target: str, pixels: image_summary.SplitPixels,
                 progress: Progress) -> int:
     """Writes one TFDS shard's examples into `target` (gzip TFRecord); the count."""
     count = 0
     try:
-        with tf.io.TFRecordWriter(target, options="GZIP") as writer:
+        with tf.io.TFRecordWriter(target, options=_WRITE_OPTIONS) as writer:
             for images, attributes in batches.as_numpy_iterator():
                 for record in encode_examples(images, attributes):
                     writer.write(record)
