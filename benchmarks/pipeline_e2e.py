@@ -13,7 +13,8 @@ measures the floors:
   serial and interleaved shard reads: `ingest_floor_by_reader`);
 * `train_floor_seconds`: benchmarks/train_floor.py, one plain Keras `fit` of the
   same built-in model (trainer_module.models) for the Trainer's number of steps,
-  the train split in memory, batches gathered as `fit` gathers numpy arrays;
+  the train split in memory, batches gathered as `fit` gathers numpy arrays,
+  the fastest of two fits;
 * `eval_floor_seconds`: benchmarks/eval_floor.py, one TFMA pass with
   ExampleCount only over the test split with the run's model;
 
@@ -173,7 +174,8 @@ def main(argv=None):
             "ingest_floor_by_reader": ingest["seconds_by_reader"],
             "train_floor_seconds": train["fit_seconds"],
             "train_floor": {k: train[k] for k in ("steps", "batch_size",
-                                                  "train_examples", "model", "feed")},
+                                                  "train_examples", "model", "feed",
+                                                  "fit_seconds_by_repeat")},
             "eval_floor_seconds": evaluate["seconds"],
             "eval_floor_examples": evaluate["examples"]})
         result.update(floors(components, ingest["seconds"], train["fit_seconds"],

@@ -7,8 +7,9 @@ adapted on the same train rows), compiled with the Trainer's optimizer (Adam at
 its learning rate and schedule) and the hinge loss, fitted by `model.fit` for
 the steps the Trainer runs (`run_fn.train_steps`: trainer.train_steps, else
 train_epochs over the train split) at its batch size, on the run's train split
-parsed into numpy beforehand. Timed: the `fit` call (its tracing included);
-reading the split and building the model are reported apart, not in the floor.
+parsed into numpy beforehand. Timed: the `fit` call (its tracing included), the
+fastest of `--repeats` fits of a model built afresh; reading the split and
+building the model are reported apart, not in the floor.
 
   .venv/bin/python benchmarks/train_floor.py --config CONFIG   # after a run of CONFIG
 """
@@ -61,8 +62,8 @@ def in_memory_batches(features, labels, batch_size: int, seed: int, feed: str = 
     numpy arrays (`gather`: tf-keras' TensorLikeDataAdapter: each epoch's indices
     shuffled in one op, each batch gathered from the whole arrays), or per
     example (`slices`: `from_tensor_slices` through a 20,000-example shuffle
-    buffer, then batched; per-example work that made the fit input-bound: the
-    Trainer, which gathers batches too, beat it)."""
+    buffer, then batched, the floor's feed until 2026-12-02: on the demo's faces
+    its fits took 5.45-5.53 s in three runs, `gather`'s 3.27, 3.35 and 5.48 s)."""
     import tensorflow as tf
     if feed == "slices":
         return tf.data.Dataset.from_tensor_slices((features, labels)).shuffle(
@@ -82,10 +83,13 @@ def in_memory_batches(features, labels, batch_size: int, seed: int, feed: str = 
             .prefetch(2))
 
 
-def fit_floor(config, mode: str = "tfco", feed: str = "gather") -> dict:
-    """{fit_seconds, steps, ...} of one plain `fit` of the model `config`'s
-    Trainer (in `mode`) trains, on the run's train split in memory, batches fed
-    as `in_memory_batches(feed)`."""
+def fit_floor(config, mode: str = "tfco", feed: str = "gather", repeats: int = 2) -> dict:
+    """{fit_seconds, steps, ...} of a plain `fit` of the model `config`'s Trainer
+    (in `mode`) trains, on the run's train split in memory, batches fed as
+    `in_memory_batches(feed)`: the fastest of `repeats` fits, each of a model
+    built afresh under the same seed. One fit's time moved by up to 1.6x between
+    runs of the same code on the same data (3.3 or 5.5 s for the demo's 1,256
+    steps, 31 or 42 s for CelebA's 12,717) while the Trainer's did not."""
     import tensorflow as tf
     from tensorflow_metadata.proto.v0 import schema_pb2
     from tfx.utils import io_utils
@@ -93,7 +97,6 @@ def fit_floor(config, mode: str = "tfco", feed: str = "gather") -> dict:
     from trainer_module import run_fn
 
     settings = TrainerSettings.for_run(config, mode)
-    tf.keras.utils.set_random_seed(settings.seed)
     files, schema_path = run_outputs(config)
     schema = io_utils.parse_pbtxt_file(schema_path, schema_pb2.Schema())
     inputs = run_fn._Inputs(settings, schema)
@@ -101,25 +104,34 @@ def fit_floor(config, mode: str = "tfco", feed: str = "gather") -> dict:
     features, labels, _ = run_fn._load_split(_factory, files, schema, inputs, 1024)
     read_s = time.perf_counter() - start
     image = settings.input == "image"
-    start = time.perf_counter()
-    train = {"image": features} if image else \
-        run_fn.train_arrays(features, inputs.kinds, settings.seed)
-    model = run_fn._build_model(settings, inputs, train)
     steps = run_fn.train_steps(types.SimpleNamespace(
         train_steps=config.trainer.train_steps, train_files=files), settings)
-    model.compile(tf.keras.optimizers.Adam(run_fn.learning_rate(settings, steps)),
-                  loss=tf.keras.losses.Hinge())
-    build_s = time.perf_counter() - start
-    batches = in_memory_batches(features, labels.reshape(-1, 1), settings.batch_size,
-                                settings.seed, feed)
-    start = time.perf_counter()
-    history = model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
-    fit_s = time.perf_counter() - start
-    return {"fit_seconds": round(fit_s, 2), "steps": steps,
-            "batch_size": settings.batch_size, "train_examples": int(len(labels)),
-            "model": model.name, "parameters": int(model.count_params()), "feed": feed,
-            "final_loss": round(float(history.history["loss"][-1]), 4),
-            "read_seconds": round(read_s, 2), "build_seconds": round(build_s, 2)}
+    fits = []
+    for _ in range(repeats):
+        tf.keras.backend.clear_session()
+        tf.keras.utils.set_random_seed(settings.seed)
+        start = time.perf_counter()
+        train = {"image": features} if image else \
+            run_fn.train_arrays(features, inputs.kinds, settings.seed)
+        model = run_fn._build_model(settings, inputs, train)
+        model.compile(tf.keras.optimizers.Adam(run_fn.learning_rate(settings, steps)),
+                      loss=tf.keras.losses.Hinge())
+        build_s = time.perf_counter() - start
+        batches = in_memory_batches(features, labels.reshape(-1, 1),
+                                    settings.batch_size, settings.seed, feed)
+        start = time.perf_counter()
+        history = model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
+        fits.append({"fit_seconds": round(time.perf_counter() - start, 2),
+                     "build_seconds": round(build_s, 2),
+                     "final_loss": round(float(history.history["loss"][-1]), 4)})
+    fastest = min(fits, key=lambda fit: fit["fit_seconds"])
+    return {"fit_seconds": fastest["fit_seconds"],
+            "fit_seconds_by_repeat": [fit["fit_seconds"] for fit in fits],
+            "steps": steps, "batch_size": settings.batch_size,
+            "train_examples": int(len(labels)), "model": model.name,
+            "parameters": int(model.count_params()), "feed": feed,
+            "final_loss": fastest["final_loss"], "read_seconds": round(read_s, 2),
+            "build_seconds": fastest["build_seconds"]}
 
 
 def main(argv=None):
@@ -131,10 +143,12 @@ def main(argv=None):
                              "BaselineTrainer)")
     parser.add_argument("--feed", default="gather", choices=FEEDS,
                         help="how the in-memory batches reach fit (in_memory_batches)")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="fits of a fresh model; the fastest counts")
     args = parser.parse_args(argv)
     from fairgate import config as config_lib
     config = config_lib.load(args.config)
-    print(json.dumps({"benchmark": "train_floor", **fit_floor(config, args.mode, args.feed)}))
+    print(json.dumps({"benchmark": "train_floor", **fit_floor(config, args.mode, args.feed, args.repeats)}))
     return 0
 
 

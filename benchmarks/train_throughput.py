@@ -204,7 +204,8 @@ def trainer_component(inputs, args):
                     "ratio": ratio, "target_ratio": TRAINER_TARGET_RATIO,
                     "target_met": ratio <= TRAINER_TARGET_RATIO,
                     "fit_floor": {k: fit[k] for k in ("read_seconds", "build_seconds",
-                                                      "final_loss", "feed")},
+                                                      "final_loss", "feed",
+                                                      "fit_seconds_by_repeat")},
                     "run_exit_code": run.exit_code, "verdict": run.verdicts()}
         measured["missed"] = [] if measured["target_met"] else [{
             "target": "ratio", "limit": TRAINER_TARGET_RATIO, "value": ratio,
