@@ -62,8 +62,8 @@ def in_memory_batches(features, labels, batch_size: int, seed: int, feed: str = 
     numpy arrays (`gather`: tf-keras' TensorLikeDataAdapter: each epoch's indices
     shuffled in one op, each batch gathered from the whole arrays), or per
     example (`slices`: `from_tensor_slices` through a 20,000-example shuffle
-    buffer, then batched, the floor's feed until 2026-12-02: on the demo's faces
-    its fits took 5.45-5.53 s in three runs, `gather`'s 3.27, 3.35 and 5.48 s)."""
+    buffer, then batched: on the demo's faces its fits took 5.45-5.53 s in three
+    runs where `gather`'s took 3.27, 3.35 and 5.48 s; results/floors_2026-12-02.json)."""
     import tensorflow as tf
     if feed == "slices":
         return tf.data.Dataset.from_tensor_slices((features, labels)).shuffle(
