@@ -40,6 +40,32 @@ def test_sampler_attributes_the_main_threads_wall_time_to_what_it_ran():
                for f in later["top_of_stack"])
 
 
+def _sorts_holding_the_gil(values):
+    return sorted(values)
+
+
+def test_time_the_sampler_could_not_sample_is_delayed_not_put_on_the_next_frame():
+    # list.sort of floats runs in C and never lets go of the GIL: the sampler
+    # cannot run until it ends, and then reads whatever the main thread does next.
+    values = np.random.default_rng(0).random(2_000_000).tolist()
+    sampler = stack_sampler.Sampler(interval=0.005).start()
+    time.sleep(0.05)  # a sample before the sort, so its gap is measured
+    start = time.time()
+    _sorts_holding_the_gil(values)
+    sorted_at = time.time()
+    _waits_in_the_main_thread(0.2)
+    end = time.time()
+    sampler.stop()
+    found = stack_sampler.summary(sampler.profile(), start, end)
+    assert sorted_at - start > 0.3, "the sort was too quick to starve the sampler"
+    assert found["delayed_seconds"] >= sorted_at - start - 0.1
+    by_top = {f["function"]: f["seconds"] for f in found["top_of_stack"]}
+    assert by_top[stack_sampler.DELAYED] == found["delayed_seconds"]
+    waiting = next(s for f, s in by_top.items() if f.endswith(":_waits_in_the_main_thread"))
+    assert waiting == pytest.approx(end - sorted_at, abs=0.08)
+    assert found["seconds"] == pytest.approx(end - start, abs=0.05)
+
+
 def test_the_wrapper_writes_the_profile_of_a_command_that_exits_as_fairgate_does(
         tmp_path):
     """`fairgate` leaves through os._exit (fairgate.process_exit): the profile must
