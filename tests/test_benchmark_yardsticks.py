@@ -213,3 +213,15 @@ def test_a_benchmark_runs_another_checkouts_fairgate(tmp_path):
     assert f"ran {checkout / 'fairgate' / '__init__.py'}" in run.output
     assert "'run', '--config'" in run.output
     assert profiled_run.commit(str(checkout)) == "unknown"  # not a git checkout
+
+
+def test_beams_phases_keep_the_samplers_delays_apart():
+    import beam_fixed_cost
+    functions = ["apache_beam/runners/portability/fn_api_runner/fn_runner.py:run_stages",
+                 "apache_beam/runners/worker/bundle_processor.py:process_bundle"]
+    # 10 ms samples, then one that came 0.5 s late
+    samples = [[100.0 + 0.01 * i, [0, 1]] for i in range(10)] + [[100.59, [0, 1]]]
+    found = beam_fixed_cost.phases({"interval": 0.01, "switch_interval": 0.005,
+                                    "functions": functions, "samples": samples})
+    assert found["processing bundles (the rows)"] == pytest.approx(0.12, abs=0.001)
+    assert found[stack_sampler.DELAYED] == pytest.approx(0.48, abs=0.001)
