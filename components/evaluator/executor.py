@@ -8,7 +8,7 @@ from tfx import types
 from tfx.components.evaluator import executor as tfx_evaluator
 from tfx.types import artifact_utils, standard_component_specs
 
-from components.evaluator import model_loading, score_evaluation
+from components.evaluator import model_loading, score_evaluation, signature_calls
 from components.serving_model.executor import holds_model, read_record
 from fairgate.candidate import read_record as candidate_record
 from fairgate.release.serving_versions import newest_usable
@@ -65,7 +65,9 @@ class BaselineAwareEvaluatorExecutor(tfx_evaluator.Executor):
             else:
                 exec_properties = own["properties"]
         input_dict = {**input_dict, key: baseline}
-        with model_loading.models_held():  # each model loaded once, not three times
+        # Each model loaded once, not three times; TFMA's calls of its signature
+        # without formatting each batch into an error message.
+        with model_loading.models_held(), signature_calls.summarised_arrays():
             super().Do(input_dict, output_dict, model_loading.with_hook(exec_properties))
         score_evaluation.write_baseline_record(artifact_utils.get_single_uri(
             output_dict[standard_component_specs.EVALUATION_KEY]), record)
