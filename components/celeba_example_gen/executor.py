@@ -120,7 +120,8 @@ def _shard_reader(folder: str, image_size: int):
         return tf.data.TFRecordDataset(shard).map(lambda record: (index, record))
 
     return lambda shards: (
-        tf.data.Dataset.from_tensor_slices(shards).enumerate().flat_map(records)
+        tf.data.Dataset.from_tensor_slices(tf.constant(shards, tf.string)).enumerate()
+        .flat_map(records)
         .map(decode, num_parallel_calls=tf.data.AUTOTUNE)
         .batch(_BATCH)
         .map(resize, num_parallel_calls=tf.data.AUTOTUNE)
