@@ -18,6 +18,7 @@ for the data gate's pixel checks.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any, Dict, List
 
@@ -161,49 +162,34 @@ def write_split_files(read_shard, shards: List[str], targets: List[str],
     TFRecord file of the same position in `targets` (an empty shard, an empty
     file); the count per shard."""
     counts = [0] * len(shards)
-    state = {"open": -1, "writer": None}  # the shard whose file is open
-
-    def close():
-        if state["writer"] is not None:
-            state["writer"].close()
-            state["writer"] = None
-            progress_log.info("CelebAExampleGen: %s -> %d examples",
-                              shards[state["open"]], counts[state["open"]])
-
-    def open_through(index):
-        while state["open"] < index:
-            close()
-            state["open"] += 1
-            state["writer"] = tf.io.TFRecordWriter(targets[state["open"]],
-                                                   options=_WRITE_OPTIONS)
-
-    try:
-        for indices, images, attributes in read_shard(shards).as_numpy_iterator():
-            records = encode_examples(images, attributes)
-            for index, start, end in _runs(indices):
-                open_through(index)
-                for record in records[start:end]:
-                    state["writer"].write(record)
-                counts[index] += end - start
-            pixels.add(images)
-            progress.advance(len(images))
-        open_through(len(shards) - 1)
-        close()
-    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
-        if state["writer"] is not None:
-            state["writer"].close()
-        # The pipeline reads ahead of the last record written: name the shard
-        # that fails on its own (the one being written, or a later one).
-        reading = max(state["open"], 0)
-        shard, good, error = _first_bad_shard(shards[reading:], read_shard) or \
-            (shards[reading], counts[reading], error)
-        if isinstance(error, tf.errors.DataLossError):
+    written = 0  # the last shard a record was written for
+    with contextlib.ExitStack() as files:
+        writers = [files.enter_context(tf.io.TFRecordWriter(target, options=_WRITE_OPTIONS))
+                   for target in targets]
+        try:
+            for indices, images, attributes in read_shard(shards).as_numpy_iterator():
+                records = encode_examples(images, attributes)
+                for index, start, end in _runs(indices):
+                    for record in records[start:end]:
+                        writers[index].write(record)
+                    counts[index] += end - start
+                    written = index
+                pixels.add(images)
+                progress.advance(len(images))
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+            # The pipeline reads ahead of the last record written: name the shard
+            # that fails on its own (the one being written, or a later one).
+            shard, good, error = _first_bad_shard(shards[written:], read_shard) or \
+                (shards[written], counts[written], error)
+            if isinstance(error, tf.errors.DataLossError):
+                raise InvalidDatasetError(
+                    f"Corrupt TFRecord shard {shard} (after {good} good records): "
+                    f"{error.message}. Re-prepare the dataset.") from None
             raise InvalidDatasetError(
-                f"Corrupt TFRecord shard {shard} (after {good} good records): "
-                f"{error.message}. Re-prepare the dataset.") from None
-        raise InvalidDatasetError(
-            f"Cannot decode a record of shard {shard} (after {good} good "
-            f"records): {error.message}") from None
+                f"Cannot decode a record of shard {shard} (after {good} good "
+                f"records): {error.message}") from None
+    for shard, count in zip(shards, counts):
+        progress_log.info("CelebAExampleGen: %s -> %d examples", shard, count)
     return counts
 
 

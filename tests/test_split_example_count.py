@@ -4,7 +4,7 @@ import os
 import tensorflow as tf
 
 from fairgate.data import image_summary
-from trainer_module.run_fn import split_examples
+from trainer_module.run_fn import split_example_count
 
 
 def _split(uri, name, records):
@@ -19,9 +19,9 @@ def _split(uri, name, records):
 
 def test_the_recorded_count_when_the_examples_have_one(tmp_path):
     pattern = _split(str(tmp_path), "train", 5)
-    assert split_examples(pattern) == 5  # no summary: counted
+    assert split_example_count(pattern) == 5  # no summary: counted
     pixels = image_summary.SplitPixels()
     pixels.examples = 7  # a record that differs from the files, to tell them apart
     image_summary.write(str(tmp_path), "image", 28, {"train": pixels})
-    assert split_examples(pattern) == 7
-    assert split_examples(_split(str(tmp_path), "eval", 3)) == 3  # not recorded
+    assert split_example_count(pattern) == 7
+    assert split_example_count(_split(str(tmp_path), "eval", 3)) == 3  # not recorded
